@@ -1,0 +1,138 @@
+"""The composition root: the one place that wires settings, store, pipeline and commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.config import Settings
+from bot.core.briefing import BriefingOptions, BriefingService
+from bot.core.commands import CommandRouter, ScheduleHook
+from bot.core.models import Briefing, ChannelRef, ChannelSettings
+from bot.pipeline import IngestStats, Pipeline
+from bot.sources.seeds import SeedResult, read_folder
+from bot.sources.ssrf import Resolver
+from bot.store.db import Database, open_database
+from bot.subscriptions import Subscriptions
+from bot.text.grouping import StoryGrouper
+from bot.text.summarize import ExtractiveSummarizer
+
+log = logging.getLogger(__name__)
+
+SEEDS_ORIGIN = "seeds"
+
+
+@dataclass
+class SeedReport:
+    stats: IngestStats
+    skipped: list[SeedResult] = field(default_factory=list)
+    files: int = 0
+
+    def __str__(self) -> str:
+        skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
+        return f"seeds: {self.files} files, {self.stats}{skipped}"
+
+
+@dataclass
+class Core:
+    """Everything a chat adapter, the scheduler or the CLI needs, already wired."""
+
+    settings: Settings
+    db: Database
+    pipeline: Pipeline
+    briefings: BriefingService
+    subscriptions: Subscriptions
+    router: CommandRouter
+    executor: ThreadPoolExecutor
+    schedule_hooks: list[ScheduleHook] = field(default_factory=list)
+
+    async def ingest_seeds(self) -> SeedReport:
+        """Read the seed folder (in a thread: file I/O and HTML extraction) and store it."""
+        folder = self.settings.seeds_path
+        loop = asyncio.get_running_loop()
+        results = await loop.run_in_executor(self.executor, read_folder, folder)
+        drafts = [r.draft for r in results if r.draft is not None]
+        stats = await self.pipeline.ingest(SEEDS_ORIGIN, drafts)
+        report = SeedReport(stats, [r for r in results if r.draft is None], len(results))
+        log.info("%s", report)
+        return report
+
+    async def briefing_for(
+        self, ref: ChannelRef, *, since: datetime | None = None, exclude: set[int] | None = None
+    ) -> Briefing:
+        """The briefing a channel gets now (its time zone, topics and size)."""
+        settings = await self.db.channels.channel(ref)
+        return await self.briefings.compose(
+            timezone=settings.timezone,
+            since=since,
+            channel_topics=settings.topics,
+            max_stories=settings.max_stories,
+            exclude_story_ids=exclude or set(),
+        )
+
+    async def _schedule_changed(self, settings: ChannelSettings) -> None:
+        for hook in self.schedule_hooks:
+            await hook(settings)
+
+    async def close(self) -> None:
+        await self.db.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def open_core(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    resolver: Resolver | None = None,
+) -> Core:
+    """Open the database (migrating it) and wire the core around it."""
+    db = await open_database(settings.database_url)
+    db.channels.default_timezone = settings.bot.timezone
+    b = settings.briefing
+    executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="briefbot-cpu")
+    summarizer = ExtractiveSummarizer(max_sentences=b.summary_sentences, max_chars=b.summary_chars)
+    pipeline = Pipeline(
+        db,
+        summarizer,
+        StoryGrouper(window_hours=b.story_window_hours),
+        story_window_hours=b.story_window_hours,
+        summary_sentences=b.summary_sentences,
+        summary_chars=b.summary_chars,
+        executor=executor,
+    )
+    briefings = BriefingService(
+        db.articles,
+        BriefingOptions(
+            max_stories=b.max_stories,
+            window=timedelta(hours=b.window_hours),
+            half_life_hours=b.half_life_hours,
+            source_weights=b.source_weights,
+        ),
+        clock=clock or (lambda: datetime.now(UTC)),
+    )
+    subscriptions = Subscriptions(
+        db,
+        allow_private_networks=settings.sources.allow_private_networks,
+        resolver=resolver,
+        interval_s=int(settings.sources.poll_interval_minutes * 60),
+        backfill=settings.sources.backfill,
+    )
+    core_ref: list[Core] = []
+
+    async def on_schedule_change(channel: ChannelSettings) -> None:
+        await core_ref[0]._schedule_changed(channel)
+
+    router = CommandRouter(
+        briefings,
+        db.channels,
+        subscriptions,
+        default_window=timedelta(hours=b.window_hours),
+        on_schedule_change=on_schedule_change,
+    )
+    core = Core(settings, db, pipeline, briefings, subscriptions, router, executor)
+    core_ref.append(core)
+    return core

@@ -1,0 +1,390 @@
+"""Discord adapter: application commands in, neutral commands to the core, embeds out.
+
+``/briefing [topic] [since]`` is for everyone; ``/briefing-admin …`` manages the
+channel. Discord hides the admin group from members without Manage Channels
+(``default_member_permissions``), but that is only a client-side default a server can
+override, so every command also carries ``can_manage`` computed here from the
+member's resolved permissions and the core refuses management without it.
+
+Every handler defers first (the 3-second window) and answers with follow-ups (valid
+15 minutes). An interaction that expired before we acknowledged it is logged and
+dropped; it must never take the client down. Only default intents are used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol
+
+import discord
+from discord import app_commands
+
+from bot.core.models import ChannelRef, FeedInfo, IncomingCommand, Reply
+from bot.delivery.render_discord import render_briefing, render_text, truncate
+from bot.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, something went wrong while preparing that. Please try again in a minute."
+UNKNOWN_INTERACTION = 10062
+ALREADY_ACKNOWLEDGED = 40060
+UNKNOWN_WEBHOOK = 10015
+#: Shown by Discord as the default gate for the admin group; re-checked server-side.
+ADMIN_DEFAULT_PERMISSIONS = discord.Permissions(manage_channels=True)
+
+
+class Dispatcher(Protocol):
+    """What the adapter needs from the core: ``CommandRouter`` satisfies it."""
+
+    async def dispatch(self, cmd: IncomingCommand) -> Reply: ...
+
+
+class FeedLister(Protocol):
+    """Optional source of a channel's feeds, for ``unsubscribe`` autocomplete."""
+
+    async def feeds(self, ref: ChannelRef | None = None) -> Sequence[FeedInfo]: ...
+
+
+class DiscordSettingsLike(Protocol):
+    """The ``[discord]`` config section as far as this adapter reads it."""
+
+    @property
+    def application_id(self) -> str: ...
+
+    @property
+    def guild_ids(self) -> list[str]: ...
+
+    @property
+    def shard_count(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class DiscordOptions:
+    """How to run the bot. The token is kept out of ``repr`` and never logged."""
+
+    token: str = field(repr=False)
+    application_id: int | None = None
+    guild_ids: tuple[int, ...] = ()
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+    auto_shard: bool = False
+    sync_on_start: bool = True
+    guild_ready_timeout: float = 2.0
+    max_ratelimit_timeout: float = 30.0
+
+    @property
+    def sharded(self) -> bool:
+        return self.auto_shard or self.shard_count is not None or bool(self.shard_ids)
+
+    @classmethod
+    def from_env(
+        cls,
+        section: DiscordSettingsLike | None = None,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> DiscordOptions:
+        """Token from ``DISCORD_TOKEN``; ids and sharding from the ``[discord]`` section."""
+        env = os.environ if env is None else env
+        token = env.get("DISCORD_TOKEN", "").strip()
+        if not token:
+            raise ConfigError("config: [discord] needs the DISCORD_TOKEN environment variable")
+        values: dict[str, Any] = {"token": token}
+        if section is not None:
+            try:
+                if section.application_id:
+                    values["application_id"] = int(section.application_id)
+                values["guild_ids"] = tuple(int(g) for g in section.guild_ids)
+            except ValueError as exc:
+                raise ConfigError(
+                    "config: [discord] application_id and guild_ids must be numeric ids"
+                ) from exc
+            if section.shard_count:
+                values["shard_count"] = section.shard_count
+        values.update(overrides)
+        return cls(**values)
+
+
+class BriefbotClient(discord.Client):
+    """A single-connection client that owns the command tree."""
+
+    def __init__(self, options: DiscordOptions, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.options = options
+        self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        await sync_dev_guilds(self.tree, self.options)
+
+
+class ShardedBriefbotClient(discord.AutoShardedClient):
+    """The same bot over several gateway shards, for large deployments."""
+
+    def __init__(self, options: DiscordOptions, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.options = options
+        self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        await sync_dev_guilds(self.tree, self.options)
+
+
+async def sync_dev_guilds(tree: app_commands.CommandTree[Any], options: DiscordOptions) -> None:
+    """Copy the commands to each development guild and sync there (instant, unlike global)."""
+    if not options.sync_on_start:
+        return
+    for guild_id in options.guild_ids:
+        guild = discord.Object(id=guild_id)
+        tree.copy_global_to(guild=guild)
+        try:
+            synced = await tree.sync(guild=guild)
+        except discord.HTTPException as exc:
+            log.warning("discord: command sync failed guild=%s status=%s", guild_id, exc.status)
+        else:
+            log.info("discord: synced %d commands guild=%s", len(synced), guild_id)
+
+
+def build_discord_client(
+    router: Dispatcher, options: DiscordOptions, *, feeds: FeedLister | None = None
+) -> BriefbotClient | ShardedBriefbotClient:
+    """The configured client with ``/briefing`` and ``/briefing-admin`` registered."""
+    kwargs: dict[str, Any] = {
+        "intents": discord.Intents.default(),
+        "allowed_mentions": discord.AllowedMentions.none(),
+        "application_id": options.application_id,
+        "guild_ready_timeout": options.guild_ready_timeout,
+        "max_ratelimit_timeout": options.max_ratelimit_timeout,
+    }
+    client: BriefbotClient | ShardedBriefbotClient
+    if options.sharded:
+        shard_ids = list(options.shard_ids) if options.shard_ids else None
+        client = ShardedBriefbotClient(
+            options, shard_count=options.shard_count, shard_ids=shard_ids, **kwargs
+        )
+    else:
+        client = BriefbotClient(options, **kwargs)
+    register_commands(client.tree, router, feeds)
+    return client
+
+
+async def run_discord(client: discord.Client, options: DiscordOptions) -> None:
+    """Log in and hold the gateway connection(s) on the running loop until closed."""
+    try:
+        await client.start(options.token, reconnect=True)
+    except discord.LoginFailure as exc:
+        raise ConfigError("discord: DISCORD_TOKEN was refused (401)") from exc
+    finally:
+        if not client.is_closed():
+            await client.close()
+
+
+# -- commands -----------------------------------------------------------------------------
+def register_commands(
+    tree: app_commands.CommandTree[Any], router: Dispatcher, feeds: FeedLister | None = None
+) -> None:
+    """Add the public command and the admin group to ``tree``."""
+
+    @app_commands.command(name="briefing", description="Top news stories now")
+    @app_commands.describe(
+        topic="Only stories about these words", since="Time window, e.g. 6h or 2d"
+    )
+    async def briefing(
+        interaction: discord.Interaction, topic: str | None = None, since: str | None = None
+    ) -> None:
+        # The core reads "<topic words> last <window>" (the window comes last).
+        text = (topic or "").strip()
+        if since and since.strip():
+            text = f"{text} last {since.strip()}".strip()
+        await answer(interaction, router, text, admin=False)
+
+    admin = app_commands.Group(
+        name="briefing-admin",
+        description="Manage this channel's briefing: feeds, topics, schedule",
+        default_permissions=ADMIN_DEFAULT_PERMISSIONS,
+        guild_only=True,
+    )
+
+    @admin.command(name="subscribe", description="Add a feed to this channel")
+    @app_commands.describe(url="RSS or Atom feed URL")
+    async def subscribe(interaction: discord.Interaction, url: str) -> None:
+        await answer(interaction, router, f"subscribe {url.strip()}", admin=True)
+
+    @admin.command(name="unsubscribe", description="Remove a feed from this channel")
+    @app_commands.describe(feed="Feed URL or id")
+    async def unsubscribe(interaction: discord.Interaction, feed: str) -> None:
+        await answer(interaction, router, f"unsubscribe {feed.strip()}", admin=True)
+
+    @unsubscribe.autocomplete("feed")
+    async def feed_choices(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if feeds is None or not can_manage(interaction):
+            return []
+        infos = await feeds.feeds(channel_ref(interaction))
+        return feed_suggestions(infos, current)
+
+    @admin.command(name="feeds", description="List this channel's feeds and their health")
+    async def feeds_cmd(interaction: discord.Interaction) -> None:
+        await answer(interaction, router, "feeds", admin=True)
+
+    @admin.command(name="topics", description="Show, add or remove this channel's topic words")
+    @app_commands.describe(action="list, add or remove", words="Topic words (a -word excludes)")
+    @app_commands.choices(
+        action=[app_commands.Choice(name=a, value=a) for a in ("list", "add", "remove", "clear")]
+    )
+    async def topics(
+        interaction: discord.Interaction, action: str = "list", words: str | None = None
+    ) -> None:
+        text = f"topics {action} {(words or '').strip()}".strip()
+        await answer(interaction, router, text, admin=True)
+
+    @admin.command(name="schedule", description="Set the daily digest time, or turn it off")
+    @app_commands.describe(
+        when="e.g. 'weekdays 08:00', 'daily 07:30', a 5-field cron, or 'off'",
+        timezone="IANA time zone, e.g. Europe/Kyiv",
+    )
+    async def schedule(
+        interaction: discord.Interaction, when: str, timezone: str | None = None
+    ) -> None:
+        text = f"schedule {when.strip()}"
+        if timezone and timezone.strip() and when.strip().lower() != "off":
+            text += f" {timezone.strip()}"
+        await answer(interaction, router, text, admin=True)
+
+    @schedule.autocomplete("timezone")
+    async def timezone_choices(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return timezone_suggestions(current)
+
+    @admin.command(name="settings", description="Show this channel's briefing settings")
+    async def settings_cmd(interaction: discord.Interaction) -> None:
+        await answer(interaction, router, "settings", admin=True)
+
+    tree.add_command(briefing)
+    tree.add_command(admin)
+
+
+def can_manage(interaction: discord.Interaction) -> bool:
+    """Manage Server or Manage Channels, from the permissions Discord resolved for the member."""
+    if interaction.guild_id is None:
+        return False
+    perms = interaction.permissions
+    return perms.administrator or perms.manage_guild or perms.manage_channels
+
+
+def channel_ref(interaction: discord.Interaction) -> ChannelRef:
+    return ChannelRef(
+        platform="discord",
+        channel=str(interaction.channel_id or ""),
+        workspace=str(interaction.guild_id or ""),
+    )
+
+
+def feed_suggestions(infos: Sequence[FeedInfo], current: str) -> list[app_commands.Choice[str]]:
+    """Up to 25 feeds whose title or URL contains what the user typed."""
+    needle = current.strip().lower()
+    choices = []
+    for info in infos:
+        label = f"{info.title} — {info.url}" if info.title else info.url
+        if needle and needle not in label.lower():
+            continue
+        choices.append(app_commands.Choice(name=truncate(label, 100), value=str(info.id)))
+    return choices[:25]
+
+
+@lru_cache(maxsize=1)
+def _zones() -> tuple[str, ...]:
+    return tuple(sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC"))
+
+
+def timezone_suggestions(current: str) -> list[app_commands.Choice[str]]:
+    """Up to 25 IANA zones matching the typed text (prefix matches first)."""
+    needle = current.strip().lower().replace(" ", "_")
+    zones = _zones()
+    prefix = [z for z in zones if z.lower().startswith(needle)]
+    inner = [z for z in zones if needle in z.lower() and z not in prefix]
+    return [app_commands.Choice(name=z, value=z) for z in (prefix + inner)[:25]]
+
+
+async def answer(
+    interaction: discord.Interaction, router: Dispatcher, text: str, *, admin: bool
+) -> None:
+    """Defer, run the command through the core, follow up with the reply."""
+    if not await _defer(interaction, ephemeral=admin):
+        return
+    ref = channel_ref(interaction)
+    cmd = IncomingCommand(
+        platform="discord",
+        channel=ref.channel,
+        workspace=ref.workspace,
+        user=str(interaction.user.id),
+        text=text,
+        can_manage=can_manage(interaction),
+    )
+    try:
+        reply = await router.dispatch(cmd)
+    except Exception:
+        log.exception("discord: command failed channel=%s text=%r", ref.channel, text[:80])
+        reply = Reply(text=APOLOGY, ephemeral=True, ok=False)
+    await send_reply(interaction, reply)
+
+
+async def _defer(interaction: discord.Interaction, *, ephemeral: bool) -> bool:
+    try:
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    except discord.NotFound as exc:
+        log.warning(
+            "discord: interaction %s expired before it was acknowledged (code=%s); dropped",
+            interaction.id,
+            exc.code,
+        )
+        return False
+    except discord.HTTPException as exc:
+        log.warning(
+            "discord: could not acknowledge interaction %s (status=%s code=%s)",
+            interaction.id,
+            exc.status,
+            exc.code,
+        )
+        return False
+    return True
+
+
+async def send_reply(interaction: discord.Interaction, reply: Reply) -> None:
+    """The reply as follow-ups: a briefing as embeds (several messages if long), else text."""
+    none = discord.AllowedMentions.none()
+    sends: list[dict[str, Any]] = []
+    if reply.briefing is not None:
+        for message in render_briefing(reply.briefing):
+            kwargs: dict[str, Any] = {"embeds": message.discord_embeds()}
+            if message.content:
+                kwargs["content"] = message.content
+            sends.append(kwargs)
+    else:
+        sends = [{"content": chunk} for chunk in render_text(reply.text)]
+    for kwargs in sends:
+        try:
+            await interaction.followup.send(
+                ephemeral=reply.ephemeral, allowed_mentions=none, **kwargs
+            )
+        except discord.NotFound as exc:
+            log.warning(
+                "discord: follow-up for interaction %s came too late (code=%s); dropped",
+                interaction.id,
+                exc.code,
+            )
+            return
+        except discord.HTTPException as exc:
+            log.error(
+                "discord: follow-up refused interaction=%s status=%s code=%s: %s",
+                interaction.id,
+                exc.status,
+                exc.code,
+                exc.text,
+            )
+            return

@@ -1,0 +1,88 @@
+"""`briefbot discord sync` and `briefbot discord invite`: the two one-off Discord chores.
+
+Global command sync takes a while to reach every client and is rate limited, so it is
+done on demand here, not at every start; ``--guild`` syncs to one server instantly,
+for development. The invite link asks only for what posting digests needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+
+import discord
+
+from bot.chat.discord import DiscordOptions, build_discord_client
+from bot.core.models import IncomingCommand, Reply
+from bot.errors import ConfigError, DeliveryError
+
+log = logging.getLogger(__name__)
+
+#: View Channel + Send Messages + Embed Links: enough to post digests as embeds.
+INVITE_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
+
+
+def invite_url(application_id: int) -> str:
+    """The OAuth2 link a server admin opens to add the bot with its commands."""
+    return (
+        "https://discord.com/oauth2/authorize"
+        f"?client_id={application_id}&scope=bot+applications.commands"
+        f"&permissions={INVITE_PERMISSIONS.value}"
+    )
+
+
+class _SyncOnly:
+    """Commands are only being uploaded; nothing is dispatched during a sync."""
+
+    async def dispatch(self, cmd: IncomingCommand) -> Reply:
+        return Reply(text="briefbot is not running here.", ephemeral=True, ok=False)
+
+
+async def sync_commands(options: DiscordOptions, guild_id: int | None = None) -> list[str]:
+    """Upload the command definitions (globally, or to one guild); returns their names."""
+    client = build_discord_client(_SyncOnly(), replace(options, sync_on_start=False))
+    try:
+        async with client:
+            await client.login(options.token)
+            if guild_id is None:
+                synced = await client.tree.sync()
+            else:
+                guild = discord.Object(id=guild_id)
+                client.tree.copy_global_to(guild=guild)
+                synced = await client.tree.sync(guild=guild)
+    except discord.LoginFailure as exc:
+        raise ConfigError("discord: DISCORD_TOKEN was refused (401)") from exc
+    except discord.HTTPException as exc:
+        raise DeliveryError(f"discord: command sync failed: {exc.status} {exc.text}") from exc
+    names = [command.name for command in synced]
+    log.info("discord: synced commands=%s guild=%s", names, guild_id or "global")
+    return names
+
+
+async def application_id(options: DiscordOptions) -> int:
+    """The configured application id, or the one Discord reports for the token."""
+    if options.application_id:
+        return options.application_id
+    client = discord.Client(intents=discord.Intents.default())
+    try:
+        async with client:
+            await client.login(options.token)
+            info = await client.application_info()
+    except discord.LoginFailure as exc:
+        raise ConfigError("discord: DISCORD_TOKEN was refused (401)") from exc
+    return info.id
+
+
+def cmd_sync(options: DiscordOptions, guild_id: int | None = None) -> int:
+    """CLI: ``briefbot discord sync [--guild ID]``; prints what was synced."""
+    names = asyncio.run(sync_commands(options, guild_id))
+    where = f"guild {guild_id}" if guild_id else "globally (may take up to an hour to appear)"
+    print(f"Synced {len(names)} commands {where}: {', '.join('/' + n for n in names)}")
+    return 0
+
+
+def cmd_invite(options: DiscordOptions) -> int:
+    """CLI: ``briefbot discord invite``; prints the invite URL."""
+    print(invite_url(asyncio.run(application_id(options))))
+    return 0

@@ -1,0 +1,432 @@
+"""Slack adapter: ``/briefing`` over Socket Mode or HTTP (Events API), on slack-bolt's AsyncApp.
+
+The adapter only translates: a slash-command payload becomes an ``IncomingCommand``,
+the core's ``Reply`` becomes Block Kit. It acknowledges at once (Slack gives up after
+3 s), then answers: management replies and errors ephemerally through ``respond()``,
+briefings in the channel through ``chat.postMessage``. Whether a user may manage the
+channel is decided here (configured user ids, or workspace admin/owner per
+``users.info``) and handed to the core as ``can_manage``.
+
+HTTP mode can serve many workspaces: with a client id and secret it runs Bolt's OAuth
+flow and keeps installations in slack_sdk's SQLAlchemy stores in our database;
+``app_uninstalled`` / ``tokens_revoked`` events delete them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import sqlalchemy
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.installation_store.sqlalchemy import (
+    AsyncSQLAlchemyInstallationStore,
+    SQLAlchemyInstallationStore,
+)
+from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+from slack_sdk.oauth.state_store.sqlalchemy import (
+    AsyncSQLAlchemyOAuthStateStore,
+    SQLAlchemyOAuthStateStore,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.core.models import Briefing, IncomingCommand, Reply
+from bot.delivery.render_slack import render_briefing, render_text
+from bot.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "users:read")
+APOLOGY = "Sorry, something went wrong while answering /briefing. Please try again in a minute."
+_FALLBACK_TO_RESPOND = {"not_in_channel", "channel_not_found"}
+
+
+class CommandRouter(Protocol):
+    """What the adapter needs from the core's router (``bot.core.commands``)."""
+
+    async def dispatch(self, cmd: IncomingCommand) -> Reply: ...
+
+
+@dataclass(frozen=True)
+class SlackOptions:
+    """How the Slack adapter runs. Secrets come from the environment and never print."""
+
+    mode: Literal["socket", "http"] = "socket"
+    host: str = "0.0.0.0"
+    port: int = 3000
+    path: str = "/slack/events"
+    command: str = "/briefing"
+    admin_user_ids: frozenset[str] = frozenset()
+    bot_token: str | None = field(default=None, repr=False)
+    app_token: str | None = field(default=None, repr=False)
+    signing_secret: str | None = field(default=None, repr=False)
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    redirect_uri: str | None = None
+    database_url: str | None = field(default=None, repr=False)
+    post_interval: float = 1.0
+    admin_cache_seconds: float = 300.0
+
+    @property
+    def oauth(self) -> bool:
+        """True when HTTP mode serves many workspaces through the OAuth flow."""
+        return self.mode == "http" and bool(self.client_id and self.client_secret)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **values: Any) -> SlackOptions:
+        """Options from ``values`` plus the SLACK_* secrets in ``env`` (default os.environ)."""
+        env = os.environ if env is None else env
+        secrets: dict[str, Any] = {
+            "bot_token": env.get("SLACK_BOT_TOKEN") or None,
+            "app_token": env.get("SLACK_APP_TOKEN") or None,
+            "signing_secret": env.get("SLACK_SIGNING_SECRET") or None,
+            "client_id": env.get("SLACK_CLIENT_ID") or None,
+            "client_secret": env.get("SLACK_CLIENT_SECRET") or None,
+            "redirect_uri": env.get("SLACK_REDIRECT_URI") or None,
+        }
+        secrets.update(values)
+        if "admin_user_ids" in secrets:
+            secrets["admin_user_ids"] = frozenset(secrets["admin_user_ids"])
+        options = cls(**secrets)
+        options.validate()
+        return options
+
+    @classmethod
+    def from_settings(cls, settings: Any, env: Mapping[str, str] | None = None) -> SlackOptions:
+        """Options from ``bot.config.Settings`` (``[slack]``, ``[chat]``) and the environment."""
+        return cls.from_env(
+            env,
+            mode=settings.slack.mode,
+            host=settings.slack.host,
+            port=settings.slack.port,
+            admin_user_ids=settings.chat.admin_user_ids,
+            database_url=settings.database_url,
+        )
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the missing variable for the chosen mode."""
+        if self.mode not in ("socket", "http"):
+            raise ConfigError(f'config: [slack] mode must be "socket" or "http", got {self.mode!r}')
+        if self.mode == "socket":
+            if not self.app_token:
+                raise ConfigError(
+                    'config: SLACK_APP_TOKEN is required when [slack] mode = "socket"'
+                )
+            if not self.bot_token:
+                raise ConfigError(
+                    'config: SLACK_BOT_TOKEN is required when [slack] mode = "socket"'
+                )
+            return
+        if not self.signing_secret:
+            raise ConfigError('config: SLACK_SIGNING_SECRET is required when [slack] mode = "http"')
+        if not self.bot_token and not self.oauth:
+            raise ConfigError(
+                "config: set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
+                'SLACK_CLIENT_SECRET (OAuth) when [slack] mode = "http"'
+            )
+        if self.oauth and not self.database_url:
+            raise ConfigError("config: [bot] database_url is required for Slack OAuth")
+
+
+def _db_urls(url: str) -> tuple[str, str]:
+    """(sync, async) SQLAlchemy URLs for our database URL."""
+    scheme, rest = url.split(":", 1)
+    if scheme.startswith("sqlite"):
+        return "sqlite:" + rest, "sqlite+aiosqlite:" + rest
+    return "postgresql+psycopg:" + rest, "postgresql+psycopg:" + rest
+
+
+def _oauth_stores(options: SlackOptions) -> tuple[AsyncEngine, AsyncInstallationStore, Any]:
+    """Installation + state stores on our database; tables are created here, once."""
+    assert options.client_id and options.database_url
+    sync_url, async_url = _db_urls(options.database_url)
+    # Creating the tables is a one-off at start-up; a short-lived sync engine keeps
+    # build_slack_app synchronous.
+    sync_engine = sqlalchemy.create_engine(sync_url)
+    try:
+        meta = sqlalchemy.MetaData()
+        SQLAlchemyInstallationStore.build_installations_table(meta, "slack_installations")
+        SQLAlchemyInstallationStore.build_bots_table(meta, "slack_bots")
+        SQLAlchemyOAuthStateStore.build_oauth_states_table(meta, "slack_oauth_states")
+        meta.create_all(sync_engine)
+    finally:
+        sync_engine.dispose()
+    engine = create_async_engine(async_url)
+    installations = AsyncSQLAlchemyInstallationStore(client_id=options.client_id, engine=engine)
+    states = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine)
+    return engine, installations, states
+
+
+class BriefbotSlackApp(AsyncApp):
+    """An AsyncApp that remembers what must be closed with it (our OAuth engine)."""
+
+    briefbot_engine: AsyncEngine | None = None
+
+
+class _Handlers:
+    """The listeners; one instance per app, holding the router and the admin cache."""
+
+    def __init__(
+        self,
+        router: CommandRouter,
+        options: SlackOptions,
+        on_uninstall: Callable[[str], Awaitable[None]] | None,
+        store: AsyncInstallationStore | None,
+    ) -> None:
+        self._router = router
+        self._store = store
+        self._options = options
+        self._on_uninstall = on_uninstall
+        self._admins: dict[tuple[str, str], tuple[float, bool]] = {}
+
+    async def can_manage(self, client: AsyncWebClient, team: str, user: str) -> bool:
+        """Configured ids, else Slack admin/owner (cached for a few minutes)."""
+        if user in self._options.admin_user_ids:
+            return True
+        cached = self._admins.get((team, user))
+        now = time.monotonic()
+        if cached and cached[0] > now:
+            return cached[1]
+        try:
+            info = (await client.users_info(user=user)).get("user") or {}
+        except SlackApiError as exc:
+            log.warning("slack users.info failed user=%s: %s", user, exc.response.get("error"))
+            return False
+        allowed = bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+        self._admins[(team, user)] = (now + self._options.admin_cache_seconds, allowed)
+        return allowed
+
+    async def command(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        """``/briefing ...``: ack now, then dispatch to the core and answer."""
+        await ack()
+        team, user = str(body.get("team_id", "")), str(body.get("user_id", ""))
+        channel = str(body.get("channel_id", ""))
+        try:
+            cmd = IncomingCommand(
+                platform="slack",
+                channel=channel,
+                user=user,
+                text=str(body.get("text") or "").strip(),
+                workspace=team,
+                can_manage=await self.can_manage(client, team, user),
+            )
+            reply = await self._router.dispatch(cmd)
+        except Exception:
+            log.exception("slack command failed channel=%s", channel)
+            await self._respond_all(respond, render_text(APOLOGY), ephemeral=True)
+            return
+        if reply.briefing is not None:
+            await self._briefing(client, respond, channel, reply.briefing, reply.ephemeral)
+        else:
+            await self._respond_all(respond, render_text(reply.text), ephemeral=reply.ephemeral)
+
+    async def _briefing(
+        self,
+        client: AsyncWebClient,
+        respond: AsyncRespond,
+        channel: str,
+        briefing: Briefing,
+        ephemeral: bool,
+    ) -> None:
+        messages = render_briefing(briefing)
+        for index, message in enumerate(messages):
+            if index and self._options.post_interval > 0:
+                await asyncio.sleep(self._options.post_interval)  # ~1 message/s/channel
+            if ephemeral:
+                await self._respond(respond, message, ephemeral=True)
+                continue
+            try:
+                await client.chat_postMessage(
+                    channel=channel, unfurl_links=False, unfurl_media=False, **message
+                )
+            except SlackApiError as exc:
+                error = str(exc.response.get("error", ""))
+                if error in _FALLBACK_TO_RESPOND:
+                    # The bot is not in this (private) channel: the response_url still works.
+                    await self._respond(respond, message, ephemeral=False)
+                    continue
+                log.warning("slack chat.postMessage failed channel=%s: %s", channel, error)
+                text = (
+                    f"Sorry, I could not post the briefing here (Slack said: {error or 'error'})."
+                )
+                await self._respond_all(respond, render_text(text), ephemeral=True)
+                return
+
+    async def _respond_all(
+        self, respond: AsyncRespond, messages: list[dict[str, Any]], ephemeral: bool
+    ) -> None:
+        for message in messages:
+            await self._respond(respond, message, ephemeral)
+
+    async def _respond(
+        self, respond: AsyncRespond, message: dict[str, Any], ephemeral: bool
+    ) -> None:
+        try:
+            await respond(
+                text=message["text"],
+                blocks=message["blocks"],
+                response_type="ephemeral" if ephemeral else "in_channel",
+                replace_original=False,
+            )
+        except Exception as exc:  # the response_url may be stale or unreachable
+            log.warning("slack respond failed: %s: %s", type(exc).__name__, exc)
+
+    async def uninstalled(self, context: AsyncBoltContext) -> None:
+        """``app_uninstalled``: forget the workspace's tokens, then tell the core."""
+        store = self._store
+        if store is not None:
+            await store.async_delete_all(
+                enterprise_id=context.enterprise_id, team_id=context.team_id
+            )
+        log.info("slack app uninstalled team=%s", context.team_id)
+        if self._on_uninstall is not None and context.team_id:
+            await self._on_uninstall(context.team_id)
+
+    async def tokens_revoked(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        """``tokens_revoked``: drop the revoked user and bot tokens."""
+        store = self._store
+        if store is None:
+            return
+        tokens = event.get("tokens") or {}
+        for user_id in tokens.get("oauth") or []:
+            await store.async_delete_installation(
+                enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id
+            )
+        if tokens.get("bot"):
+            await store.async_delete_bot(
+                enterprise_id=context.enterprise_id, team_id=context.team_id
+            )
+
+
+def build_slack_app(
+    router: CommandRouter,
+    options: SlackOptions,
+    *,
+    client_base_url: str | None = None,
+    installation_store: AsyncInstallationStore | None = None,
+    state_store: AsyncOAuthStateStore | None = None,
+    on_uninstall: Callable[[str], Awaitable[None]] | None = None,
+) -> AsyncApp:
+    """Build the Bolt app for ``options``; nothing connects until ``run_slack``.
+
+    ``client_base_url`` points the Web API client elsewhere (tests: a fake Slack).
+    In OAuth mode the installation and state stores default to slack_sdk's SQLAlchemy
+    stores on ``options.database_url`` (their tables are created here). ``on_uninstall``
+    is awaited with the team id after a workspace removed the app.
+    """
+    options.validate()
+    client_kwargs: dict[str, Any] = {
+        "retry_handlers": [
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        ]
+    }
+    if client_base_url:
+        client_kwargs["base_url"] = client_base_url
+    engine: AsyncEngine | None = None
+    oauth_settings: AsyncOAuthSettings | None = None
+    if options.oauth:
+        if installation_store is None or state_store is None:
+            engine, default_installations, default_states = _oauth_stores(options)
+            installation_store = installation_store or default_installations
+            state_store = state_store or default_states
+        oauth_settings = AsyncOAuthSettings(
+            client_id=options.client_id,
+            client_secret=options.client_secret,
+            scopes=list(BOT_SCOPES),
+            redirect_uri=options.redirect_uri,
+            installation_store=installation_store,
+            state_store=state_store,
+        )
+    else:
+        client_kwargs["token"] = options.bot_token
+    app = BriefbotSlackApp(
+        name="briefbot",
+        client=AsyncWebClient(**client_kwargs),
+        signing_secret=options.signing_secret or "",
+        oauth_settings=oauth_settings,
+    )
+    app.briefbot_engine = engine
+    handlers = _Handlers(router, options, on_uninstall, app.installation_store)
+    app.command(options.command)(handlers.command)
+    app.event("app_uninstalled")(handlers.uninstalled)
+    app.event("tokens_revoked")(handlers.tokens_revoked)
+    return app
+
+
+@dataclass
+class SlackRunning:
+    """A started adapter: ``port`` is the bound HTTP port (None in Socket Mode)."""
+
+    stop: Callable[[], Awaitable[None]]
+    port: int | None = None
+
+
+async def start_slack(app: AsyncApp, options: SlackOptions) -> SlackRunning:
+    """Connect Socket Mode or start the HTTP server on the running loop; return a handle."""
+    if options.mode == "socket":
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(app, app_token=options.app_token, web_client=app.client)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        log.info("slack connected mode=socket")
+
+        async def stop_socket() -> None:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+            await close_slack_app(app)
+
+        return SlackRunning(stop_socket)
+
+    server = app.server(port=options.port, path=options.path, host=options.host)
+    runner = web.AppRunner(server.web_app)
+    await runner.setup()
+    site = web.TCPSite(runner, options.host, options.port)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else options.port
+    log.info("slack listening mode=http host=%s port=%s path=%s", options.host, port, options.path)
+
+    async def stop_http() -> None:
+        await runner.cleanup()
+        await close_slack_app(app)
+
+    return SlackRunning(stop_http, port)
+
+
+async def run_slack(app: AsyncApp, options: SlackOptions) -> None:
+    """Serve Slack on the current event loop until this coroutine is cancelled.
+
+    Run it as a task beside the scheduler and Discord (``asyncio.create_task``);
+    cancelling the task disconnects Socket Mode or stops the HTTP server and closes
+    the OAuth database engine. Use ``start_slack`` to get a handle instead.
+    """
+    running = await start_slack(app, options)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await running.stop()
+
+
+async def close_slack_app(app: AsyncApp) -> None:
+    """Release what ``build_slack_app`` opened (the OAuth stores' database engine)."""
+    engine = getattr(app, "briefbot_engine", None)
+    if isinstance(engine, AsyncEngine):
+        await engine.dispose()

@@ -1,0 +1,212 @@
+"""The `briefbot` command. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+from dataclasses import replace
+from pathlib import Path
+
+from bot import __version__
+from bot.config import Settings, load_settings
+from bot.errors import BriefbotError, CommandError, ConfigError
+
+log = logging.getLogger("bot")
+
+FORMATS = ("text", "markdown", "json")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="briefbot",
+        description="Self-hosted news briefings for Slack, Discord and the terminal. "
+        "With no command, `run` starts the bot (the terminal chat when no tokens are set).",
+    )
+    parser.add_argument("--version", action="version", version=f"briefbot {__version__}")
+    parser.add_argument(
+        "-c", "--config", type=Path, help="TOML config (default: ./briefbot.toml if present)"
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    brief = sub.add_parser("brief", help="print one briefing and exit")
+    brief.add_argument("--seeds", type=Path, help="seed folder (default: [sources] seeds_dir)")
+    brief.add_argument("--since", default=None, help="window, e.g. 6h, 2d (default: 24h)")
+    brief.add_argument("--topic", default="", help="only stories about these words")
+    brief.add_argument("--format", choices=FORMATS, default="text")
+    brief.add_argument("--max-stories", type=int, default=None)
+
+    sub.add_parser("run", help="run the bot: scheduler plus chat adapters (or the terminal chat)")
+    sub.add_parser("check-config", help="validate the config and environment, then exit")
+
+    feeds = sub.add_parser("feeds", help="manage feeds")
+    fsub = feeds.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
+    add = fsub.add_parser("add", help="add a feed (checked against the SSRF guard)")
+    add.add_argument("url")
+    add.add_argument("--channel", help="also subscribe this channel (platform:channel)")
+    lst = fsub.add_parser("list", help="feeds with their health")
+    lst.add_argument("--format", choices=("text", "json"), default="text")
+    rm = fsub.add_parser("remove", help="remove a feed by URL or id")
+    rm.add_argument("feed")
+    imp = fsub.add_parser("import", help="add every feed of an OPML file")
+    imp.add_argument("file", type=Path)
+    fsub.add_parser("export", help="print all feeds as OPML")
+
+    ingest = sub.add_parser("ingest", help="fetch feeds and read the seed folder")
+    ingest.add_argument("--once", action="store_true", help="one full cycle, then exit")
+    ingest.add_argument("--backfill", type=int, default=None, help="post the latest N of new feeds")
+
+    discord = sub.add_parser("discord", help="Discord helpers")
+    dsub = discord.add_subparsers(dest="discord_command", metavar="ACTION", required=True)
+    sync = dsub.add_parser("sync", help="register the application commands")
+    sync.add_argument("--guild", action="append", default=[], help="a guild id (dev sync)")
+    dsub.add_parser("invite", help="print the invite URL with the needed scopes")
+    return parser
+
+
+def _setup_logging(verbose: int, settings: Settings | None, quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.INFO
+    if settings is not None and not quiet:
+        level = getattr(logging, settings.bot.log_level.upper(), logging.INFO)
+    if verbose:
+        level = logging.DEBUG if verbose > 1 else logging.INFO
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    for noisy in ("aiosqlite", "alembic", "trafilatura", "htmldate", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+async def _brief(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from bot.app import open_core
+    from bot.core.commands import parse_window
+    from bot.core.models import ChannelRef
+    from bot.delivery.render_text import render_json, render_markdown, render_text
+
+    if args.seeds is not None:
+        if not args.seeds.is_dir():
+            raise ConfigError(f"brief: --seeds {str(args.seeds)!r} is not a folder")
+        settings = replace(
+            settings, sources=replace(settings.sources, seeds_dir=str(args.seeds.resolve()))
+        )
+    if args.max_stories is not None and not 1 <= args.max_stories <= 25:
+        raise ConfigError("brief: --max-stories must be 1..25")
+    window = (
+        parse_window(args.since) if args.since else timedelta(hours=settings.briefing.window_hours)
+    )
+    core = await open_core(settings)
+    try:
+        report = await core.ingest_seeds()
+        for skipped in report.skipped:
+            print(f"briefbot: skipped {skipped.path.name}: {skipped.reason}", file=sys.stderr)
+        channel = await core.db.channels.channel(ChannelRef("console", "console"))
+        briefing = await core.briefings.compose(
+            timezone=channel.timezone if channel.timezone != "UTC" else settings.bot.timezone,
+            window=window,
+            topic=args.topic,
+            max_stories=args.max_stories,
+        )
+    finally:
+        await core.close()
+    if args.format == "json":
+        sys.stdout.write(render_json(briefing))
+    elif not briefing.items:
+        print(f"Nothing new in the last {args.since or f'{settings.briefing.window_hours:g}h'}.")
+    else:
+        render = render_markdown if args.format == "markdown" else render_text
+        sys.stdout.write(render(briefing))
+    return 0
+
+
+async def _run(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.runtime import run_bot
+
+    await run_bot(settings)
+    return 0
+
+
+async def _check_config(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.runtime import describe_adapters
+
+    print(
+        f"config ok: database {settings.database_url.split('://')[0]}, seeds {settings.seeds_path}"
+    )
+    for line in describe_adapters(settings):
+        print(line)
+    return 0
+
+
+async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.feeds_cli import feeds_command
+
+    return await feeds_command(settings, args)
+
+
+async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.feeds_cli import ingest_command
+
+    return await ingest_command(settings, args)
+
+
+async def _discord(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import discord_command
+
+    return await discord_command(settings, args)
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "brief": _brief,
+    "run": _run,
+    "check-config": _check_config,
+    "feeds": _feeds,
+    "ingest": _ingest,
+    "discord": _discord,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "run"
+    quiet = command in {"brief", "feeds", "check-config", "discord"}
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        _setup_logging(args.verbose, None, quiet)
+        print(f"briefbot: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(args.verbose, settings, quiet)
+    try:
+        return asyncio.run(COMMANDS[command](settings, args))
+    except KeyboardInterrupt:
+        return 0
+    except ConfigError as exc:
+        print(f"briefbot: {exc}", file=sys.stderr)
+        return 2
+    except CommandError as exc:
+        print(f"briefbot: {exc}", file=sys.stderr)
+        return 2
+    except BriefbotError as exc:
+        print(f"briefbot: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the last line of defence: no traceback for users
+        log.debug("unexpected failure", exc_info=True)
+        print(
+            f"briefbot: unexpected {exc.__class__.__name__}: {exc} (run with -vv for details)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _json_default(value: object) -> str:
+    return str(value)
+
+
+def dump_json(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=_json_default)

@@ -1,0 +1,1 @@
+"""The platform-neutral core: models, ports, commands, briefing. Standard library only."""

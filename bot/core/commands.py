@@ -1,0 +1,274 @@
+"""The `/briefing` grammar, shared by every chat adapter.
+
+    /briefing                      the latest briefing for this channel
+    /briefing ukraine energy       only stories mentioning one of the words
+    /briefing last 6h              a different window (m, h, d, w)
+    /briefing help                 what follows
+    management (admins): subscribe <url> · unsubscribe <url|id> · feeds ·
+    topics add|remove <words> · schedule <when> [tz] · schedule off · settings
+
+The router never raises for user input: a ``CommandError`` becomes a polite reply, any
+other failure is logged with its traceback and the user gets a short apology.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+
+from bot.core.briefing import BriefingService
+from bot.core.models import ChannelRef, ChannelSettings, FeedInfo, IncomingCommand, Reply
+from bot.core.ports import ChannelStore, FeedRegistry
+from bot.core.schedule import EXAMPLES, check_timezone, describe, parse_schedule
+from bot.errors import CommandError
+
+log = logging.getLogger(__name__)
+
+_WINDOW = re.compile(r"^(\d{1,4})\s*(m|min|mins|h|hr|hrs|hours?|d|days?|w|weeks?)$")
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_WINDOW = timedelta(days=31)
+MANAGEMENT = {"subscribe", "unsubscribe", "feeds", "topics", "schedule", "settings"}
+
+HELP = """\
+*How to use /briefing*
+• `/briefing` — the top stories of the last {window}
+• `/briefing <words>` — only stories about those words, e.g. `/briefing ukraine`
+• `/briefing last 6h` — another time window (`30m`, `6h`, `2d`, `1w`; up to 31 days)
+• `/briefing ukraine last 2d` — both
+Channel settings (admins):
+• `/briefing subscribe <feed url>` · `/briefing unsubscribe <url or id>` · `/briefing feeds`
+• `/briefing topics add <words>` · `/briefing topics remove <words>` (a `-word` excludes)
+• `/briefing schedule <when> [time zone]` — e.g. {examples}
+• `/briefing schedule off` · `/briefing settings`"""
+
+ScheduleHook = Callable[[ChannelSettings], Awaitable[None]]
+
+
+def parse_window(text: str) -> timedelta:
+    match = _WINDOW.match(text.strip().lower())
+    if match is None:
+        raise CommandError(
+            f"I didn't understand “last {text.strip()}”. Try `last 30m`, `last 6h` or `last 2d`."
+        )
+    amount = int(match.group(1))
+    window = timedelta(seconds=amount * _UNITS[match.group(2)[0]])
+    if window <= timedelta(0):
+        raise CommandError("The window must be longer than zero.")
+    if window > MAX_WINDOW:
+        raise CommandError("The longest window I keep is 31 days (`last 31d`).")
+    return window
+
+
+def _split_window(text: str) -> tuple[str, timedelta | None]:
+    """Separate ``last 6h`` (anywhere at the end) from topic words."""
+    words = text.split()
+    lowered = [w.lower() for w in words]
+    for marker in ("last", "since", "past"):
+        if marker in lowered:
+            at = lowered.index(marker)
+            window = parse_window(" ".join(words[at + 1 :]) or "?")
+            return " ".join(words[:at]), window
+    return text, None
+
+
+def _feed_line(feed: FeedInfo) -> str:
+    health = "never fetched"
+    if feed.last_error:
+        health = f"⚠ {feed.last_error} (failures: {feed.failure_count})"
+    elif feed.last_fetch:
+        health = f"ok, last fetch {feed.last_fetch:%d %b %H:%M} UTC"
+    title = f"{feed.title} — " if feed.title else ""
+    return f"• [{feed.id}] {title}{feed.url} — {feed.items} items, {health}"
+
+
+class CommandRouter:
+    """Turns an ``IncomingCommand`` into a ``Reply``; the one entry point for adapters."""
+
+    def __init__(
+        self,
+        briefings: BriefingService,
+        channels: ChannelStore,
+        feeds: FeedRegistry,
+        *,
+        default_window: timedelta = timedelta(hours=24),
+        on_schedule_change: ScheduleHook | None = None,
+    ) -> None:
+        self._briefings = briefings
+        self._channels = channels
+        self._feeds = feeds
+        self._default_window = default_window
+        self._on_schedule_change = on_schedule_change
+
+    async def dispatch(self, cmd: IncomingCommand) -> Reply:
+        try:
+            return await self._dispatch(cmd)
+        except CommandError as exc:
+            return Reply(text=str(exc), ephemeral=True, ok=False)
+        except Exception:
+            log.exception(
+                "command failed: platform=%s channel=%s text=%r",
+                cmd.platform,
+                cmd.channel,
+                cmd.text,
+            )
+            return Reply(
+                text="Sorry, something went wrong on my side. Please try again in a minute.",
+                ephemeral=True,
+                ok=False,
+            )
+
+    async def _dispatch(self, cmd: IncomingCommand) -> Reply:
+        text = " ".join(cmd.text.split())
+        head, _, rest = text.partition(" ")
+        verb = head.lower()
+        if verb in {"help", "?", "-h", "--help"}:
+            return Reply(text=self.help_text(), ephemeral=True)
+        ref = ChannelRef(cmd.platform, cmd.channel, cmd.workspace)
+        if verb in MANAGEMENT:
+            if not cmd.can_manage:
+                raise CommandError(
+                    "Sorry, only admins can change this channel's feeds, topics and schedule. "
+                    "Ask an admin, or try `/briefing help`."
+                )
+            return await self._manage(ref, verb, rest.strip())
+        return await self._briefing(ref, text)
+
+    def help_text(self) -> str:
+        hours = self._default_window.total_seconds() / 3600
+        window = f"{hours:g} hours" if hours < 48 else f"{hours / 24:g} days"
+        return HELP.format(window=window, examples=EXAMPLES)
+
+    async def _briefing(self, ref: ChannelRef, text: str) -> Reply:
+        topic, window = _split_window(text)
+        if text and not re.search(r"\w", topic) and window is None:
+            raise CommandError(
+                f"I didn't understand “{text}”. Type `/briefing help` to see what I can do."
+            )
+        settings = await self._channels.channel(ref)
+        briefing = await self._briefings.compose(
+            timezone=settings.timezone,
+            window=window or self._default_window,
+            topic=topic,
+            channel_topics=settings.topics,
+            max_stories=settings.max_stories,
+        )
+        if not briefing.items:
+            span = window or self._default_window
+            about = f" about “{topic.strip()}”" if topic.strip() else ""
+            return Reply(
+                text=f"Nothing new{about} in the last {_human(span)}. "
+                "Try a longer window, e.g. `/briefing last 2d`.",
+                ephemeral=True,
+            )
+        return Reply(briefing=briefing)
+
+    async def _manage(self, ref: ChannelRef, verb: str, rest: str) -> Reply:
+        if verb == "subscribe":
+            if not rest:
+                raise CommandError("Usage: `/briefing subscribe <feed url>`")
+            feed = await self._feeds.subscribe(ref, rest.split()[0].strip("<>"))
+            return Reply(
+                text=f"Subscribed this channel to {feed.url} (feed {feed.id}).", ephemeral=True
+            )
+        if verb == "unsubscribe":
+            if not rest:
+                raise CommandError("Usage: `/briefing unsubscribe <feed url or id>`")
+            feed = await self._feeds.unsubscribe(ref, rest.split()[0].strip("<>"))
+            return Reply(text=f"Unsubscribed this channel from {feed.url}.", ephemeral=True)
+        if verb == "feeds":
+            feeds = await self._feeds.feeds(ref)
+            if not feeds:
+                return Reply(
+                    text="This channel has no feeds yet. Add one with `/briefing subscribe <url>`.",
+                    ephemeral=True,
+                )
+            lines = "\n".join(_feed_line(f) for f in feeds)
+            return Reply(text=f"Feeds of this channel:\n{lines}", ephemeral=True)
+        if verb == "topics":
+            return await self._topics(ref, rest)
+        if verb == "schedule":
+            return await self._schedule(ref, rest)
+        return Reply(text=await self._settings_text(ref), ephemeral=True)
+
+    async def _topics(self, ref: ChannelRef, rest: str) -> Reply:
+        action, _, words_text = rest.partition(" ")
+        action = action.lower()
+        settings = await self._channels.channel(ref)
+        if action in {"", "list"}:
+            shown = ", ".join(settings.topics) or "none (all stories)"
+            return Reply(text=f"Topics of this channel: {shown}", ephemeral=True)
+        words = [w.lower() for w in words_text.replace(",", " ").split()]
+        if action not in {"add", "remove", "clear"} or (action != "clear" and not words):
+            raise CommandError(
+                "Usage: `/briefing topics add <words>` or `/briefing topics remove <words>`"
+            )
+        if action == "add":
+            topics = tuple(dict.fromkeys([*settings.topics, *words]))
+        elif action == "remove":
+            topics = tuple(t for t in settings.topics if t not in words)
+        else:
+            topics = ()
+        if len(topics) > 50:
+            raise CommandError("A channel can have at most 50 topics.")
+        await self._channels.save_channel(replace(settings, topics=topics))
+        shown = ", ".join(topics) or "none (all stories)"
+        return Reply(text=f"Topics of this channel: {shown}", ephemeral=True)
+
+    async def _schedule(self, ref: ChannelRef, rest: str) -> Reply:
+        settings = await self._channels.channel(ref)
+        if rest.lower() in {"off", "none", "stop"}:
+            updated = replace(settings, schedule=None)
+            message = "Scheduled digests are off for this channel."
+        elif not rest:
+            current = describe(settings.schedule) if settings.schedule else "off"
+            return Reply(
+                text=f"Digest schedule: {current} ({settings.timezone}). "
+                f"Change it with `/briefing schedule <when> [tz]`, e.g. {EXAMPLES}.",
+                ephemeral=True,
+            )
+        else:
+            schedule = parse_schedule(rest.split())
+            updated = replace(
+                settings, schedule=schedule.cron, timezone=schedule.timezone or settings.timezone
+            )
+            message = (
+                f"Digest scheduled: {describe(schedule.cron)} ({updated.timezone}). "
+                "Each digest covers the stories since the previous one."
+            )
+        await self._channels.save_channel(updated)
+        if self._on_schedule_change is not None:
+            await self._on_schedule_change(updated)
+        return Reply(text=message, ephemeral=True)
+
+    async def _settings_text(self, ref: ChannelRef) -> str:
+        settings = await self._channels.channel(ref)
+        feeds = await self._feeds.feeds(ref)
+        schedule = describe(settings.schedule) if settings.schedule else "off"
+        return "\n".join(
+            [
+                "Settings of this channel:",
+                f"• time zone: {settings.timezone}",
+                f"• digest schedule: {schedule}",
+                f"• topics: {', '.join(settings.topics) or 'none (all stories)'}",
+                f"• feeds: {len(feeds)}",
+                f"• stories per briefing: {settings.max_stories or 'default'}",
+            ]
+        )
+
+
+def _human(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return f"{days} day" + ("s" if days != 1 else "")
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return f"{hours} hour" + ("s" if hours != 1 else "")
+    minutes = max(1, seconds // 60)
+    return f"{minutes} minute" + ("s" if minutes != 1 else "")
+
+
+__all__ = ["CommandRouter", "check_timezone", "parse_window"]

@@ -1,0 +1,89 @@
+"""The ports the core talks through. Adapters implement them; the core never imports one.
+
+Each protocol is small and states its contract: who retries, what is idempotent and
+what may raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+from bot.core.models import (
+    Briefing,
+    ChannelRef,
+    ChannelSettings,
+    FeedInfo,
+    Story,
+)
+
+
+class Summarizer(Protocol):
+    """Turns one article into 1–3 sentences drawn from its body.
+
+    Pure CPU work, deterministic for the same input; callers run it in an executor.
+    May raise ``SummarizeError``; the caller then falls back to the article's lead.
+    """
+
+    def summarize(self, title: str, text: str) -> str: ...
+
+
+class SaveOutcome(Enum):
+    NEW = "new"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+class StoryReader(Protocol):
+    """The read side the briefing needs; the store's article repository implements it."""
+
+    async def stories_between(
+        self, start: datetime, end: datetime, limit: int = 300, words: Sequence[str] = ()
+    ) -> Sequence[Story]:
+        """Stories with an article published in [start, end), most recently updated first.
+
+        With ``words``, only stories with an article whose title or summary contains one
+        of them (case-insensitive). Each story carries only its in-window articles.
+        """
+        ...
+
+    async def count_between(self, start: datetime, end: datetime) -> int:
+        """Articles published in [start, end)."""
+        ...
+
+
+class ChannelStore(Protocol):
+    """Per-channel settings; ``channel()`` creates the row with defaults when absent."""
+
+    async def channel(self, ref: ChannelRef) -> ChannelSettings: ...
+
+    async def save_channel(self, settings: ChannelSettings) -> None: ...
+
+
+class FeedRegistry(Protocol):
+    """Feeds a channel subscribes to. ``subscribe`` validates the URL (scheme, SSRF)
+    and raises ``CommandError`` with a message fit for the user when it refuses."""
+
+    async def subscribe(self, ref: ChannelRef, url: str) -> FeedInfo: ...
+
+    async def unsubscribe(self, ref: ChannelRef, url_or_id: str) -> FeedInfo: ...
+
+    async def feeds(self, ref: ChannelRef | None = None) -> Sequence[FeedInfo]: ...
+
+
+class Publisher(Protocol):
+    """Posts a briefing to one channel of one platform.
+
+    ``delivery_key`` is stable per (channel, slot): an implementation that can make the
+    post idempotent (Discord nonce, Slack message metadata) uses it. Returns the platform
+    message ids. Raises ``DeliveryError`` (with ``retry_after`` when the platform said so);
+    the outbox retries, the publisher does not.
+    """
+
+    platform: str
+
+    async def publish(
+        self, ref: ChannelRef, briefing: Briefing, delivery_key: str
+    ) -> list[str]: ...

@@ -1,0 +1,1 @@
+"""Delivery: render briefings per platform and post them."""

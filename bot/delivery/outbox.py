@@ -1,0 +1,130 @@
+"""The outbox: claim a (channel, slot), send, then mark — so a digest posts once, or retries.
+
+A crash between send and mark leaves the row ``pending``; on restart ``resume()`` sends it
+again with the same delivery key, which the publishers use to make the retry idempotent
+(Discord ``enforce_nonce``; Slack message metadata).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.core.models import Briefing, ChannelRef
+from bot.core.ports import Publisher
+from bot.errors import DeliveryError
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+BriefingFor = Callable[[ChannelRef, set[int]], Awaitable[Briefing]]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    status: str  # sent | empty | duplicate | failed | no-publisher
+    message_ids: tuple[str, ...] = ()
+    error: str | None = None
+
+
+class Outbox:
+    def __init__(
+        self,
+        db: Database,
+        publishers: Mapping[str, Publisher],
+        briefing_for: BriefingFor,
+        *,
+        max_attempts: int = 5,
+        base_delay_s: float = 2.0,
+        max_delay_s: float = 300.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._db = db
+        self._publishers = publishers
+        self._briefing_for = briefing_for
+        self._max_attempts = max_attempts
+        self._base_delay = base_delay_s
+        self._max_delay = max_delay_s
+        self._sleep = sleep
+
+    @staticmethod
+    def key(ref: ChannelRef, slot: str) -> str:
+        """Stable per (channel, slot): the idempotency key handed to publishers."""
+        return f"{ref.platform}:{ref.workspace}:{ref.channel}:{slot}"
+
+    async def deliver(self, ref: ChannelRef, slot: str) -> DeliveryResult:
+        """Post the digest for ``slot`` unless this channel already has it."""
+        publisher = self._publishers.get(ref.platform)
+        if publisher is None:
+            log.warning(
+                "outbox: no publisher for platform=%s channel=%s", ref.platform, ref.channel
+            )
+            return DeliveryResult("no-publisher")
+        channel_id = await self._db.channels.row_id(ref)
+        claimed = await self._db.deliveries.claim(channel_id, slot)
+        if claimed is None:
+            log.info("outbox: slot %s already claimed for channel=%s", slot, ref.channel)
+            return DeliveryResult("duplicate")
+        return await self._send(ref, claimed.id, channel_id, slot, publisher)
+
+    async def _send(
+        self, ref: ChannelRef, delivery_id: int, channel_id: int, slot: str, publisher: Publisher
+    ) -> DeliveryResult:
+        seen = await self._db.deliveries.delivered_story_ids(channel_id)
+        briefing = await self._briefing_for(ref, seen)
+        story_ids = [i.story_id for i in briefing.items if i.story_id is not None]
+        if not briefing.items:
+            await self._db.deliveries.mark_sent(delivery_id, [], [])
+            log.info("outbox: nothing new for channel=%s slot=%s", ref.channel, slot)
+            return DeliveryResult("empty")
+        error = ""
+        for attempt in range(1, self._max_attempts + 1):
+            await self._db.deliveries.attempt(delivery_id)
+            try:
+                ids = await publisher.publish(ref, briefing, self.key(ref, slot))
+            except DeliveryError as exc:
+                error = str(exc)
+                if exc.permanent or attempt == self._max_attempts:
+                    break
+                delay = exc.retry_after
+                if delay is None:
+                    delay = min(self._max_delay, self._base_delay * 2 ** (attempt - 1))
+                log.warning(
+                    "outbox: channel=%s attempt %d failed (%s); retrying in %.1f s",
+                    ref.channel,
+                    attempt,
+                    exc,
+                    delay,
+                )
+                await self._sleep(delay)
+                continue
+            await self._db.deliveries.mark_sent(delivery_id, ids, story_ids)
+            log.info(
+                "outbox: sent %d message(s) to channel=%s slot=%s", len(ids), ref.channel, slot
+            )
+            return DeliveryResult("sent", tuple(ids))
+        await self._db.deliveries.mark_failed(delivery_id, error, retry=False)
+        log.error("outbox: giving up on channel=%s slot=%s: %s", ref.channel, slot, error)
+        return DeliveryResult("failed", error=error)
+
+    async def resume(self, refs: Mapping[int, ChannelRef]) -> list[DeliveryResult]:
+        """Send deliveries a crash left pending (same key, so publishers can dedupe)."""
+        results = []
+        for pending in await self._db.deliveries.unfinished():
+            ref = refs.get(pending.channel_id)
+            publisher = self._publishers.get(ref.platform) if ref else None
+            if ref is None or publisher is None:
+                continue
+            log.info("outbox: resuming slot %s for channel=%s", pending.slot_key, ref.channel)
+            results.append(
+                await self._send(ref, pending.id, pending.channel_id, pending.slot_key, publisher)
+            )
+        return results
+
+
+def slot_for(fire_time: datetime) -> str:
+    """The slot a scheduled run belongs to: its planned fire time, to the minute, in UTC."""
+    return fire_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")

@@ -1,0 +1,276 @@
+"""Briefing → Discord messages (embeds), and the bot-token publisher that posts them.
+
+Rendering is pure: a briefing becomes plain JSON-shaped dicts that fit Discord's limits,
+so the same output feeds the bot (``channel.send``) and channel webhooks. A long digest
+is split across messages, never cut short. Feed text is untrusted: markdown is escaped
+and mentions are broken with a zero-width space even though every post also sets
+``allowed_mentions`` to nothing, so a hostile title can neither ping nor restyle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import discord
+
+from bot.core.models import Briefing, BriefingItem, ChannelRef
+from bot.errors import DeliveryError
+
+log = logging.getLogger(__name__)
+
+# Limits Discord enforces (answering 400 / 50035 when broken).
+MAX_CONTENT = 2000
+MAX_EMBEDS = 10
+MAX_EMBED_TOTAL = 6000
+MAX_TITLE = 256
+MAX_DESCRIPTION = 4096
+MAX_FIELDS = 25
+MAX_FIELD_NAME = 256
+MAX_FIELD_VALUE = 1024
+MAX_FOOTER = 2048
+MAX_URL = 2048
+
+EMBED_COLOUR = 0x2B6CB0
+NO_MENTIONS: dict[str, Any] = {"parse": []}
+
+_USER_MENTION = re.compile(r"<(@[!&]?|#)(\d*)>")
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+_ZWSP = "\u200b"
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordMessage:
+    """One message to post: content plus up to ten embeds, already within the limits."""
+
+    content: str
+    embeds: tuple[dict[str, Any], ...]
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON body for a webhook or message-create call."""
+        body: dict[str, Any] = {"embeds": list(self.embeds), "allowed_mentions": NO_MENTIONS}
+        if self.content:
+            body["content"] = self.content
+        return body
+
+    def discord_embeds(self) -> list[discord.Embed]:
+        """The same embeds as discord.py objects, for ``channel.send``/follow-ups."""
+        return [discord.Embed.from_dict(e) for e in self.embeds]
+
+
+def neutralise_mentions(text: str) -> str:
+    """Break ``@everyone``, ``@here``, ``<@id>``, ``<@&id>``, ``<#id>`` so they stay text."""
+    text = _MASS_MENTION.sub(lambda m: "@" + _ZWSP + m.group(1), text)
+    return _USER_MENTION.sub(lambda m: "<" + _ZWSP + m.group(1) + m.group(2) + ">", text)
+
+
+def safe_text(text: str) -> str:
+    """Untrusted feed text → inert Discord text (markdown escaped, mentions broken)."""
+    return neutralise_mentions(discord.utils.escape_markdown(text.strip()))
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut to ``limit`` characters with an ellipsis, never leaving a dangling escape."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    # An odd run of trailing backslashes would escape the ellipsis or break the text.
+    trailing = len(cut) - len(cut.rstrip("\\"))
+    if trailing % 2:
+        cut = cut[:-1]
+    return cut + "…"
+
+
+def embed_length(embed: dict[str, Any]) -> int:
+    """Characters Discord counts toward the 6000 per-message budget."""
+    total = len(embed.get("title", "")) + len(embed.get("description", ""))
+    for item in embed.get("fields", []):
+        total += len(item.get("name", "")) + len(item.get("value", ""))
+    total += len(embed.get("footer", {}).get("text", ""))
+    total += len(embed.get("author", {}).get("name", ""))
+    return total
+
+
+def _web_url(url: str | None) -> str | None:
+    """An http(s) URL Discord will accept, or None (a bad URL fails the whole message)."""
+    if not url or not url.startswith(("http://", "https://")) or len(url) > MAX_URL:
+        return None
+    if any(ch.isspace() for ch in url):
+        return None
+    return url
+
+
+def _link(name: str, url: str | None) -> str:
+    label = safe_text(name).replace("[", "(").replace("]", ")") or "source"
+    target = _web_url(url)
+    if target is None:
+        return label
+    target = target.replace("(", "%28").replace(")", "%29")
+    link = f"[{label}]({target})"
+    # A link too long to share a field with others is shown as its name alone.
+    return link if len(link) <= MAX_FIELD_VALUE // 2 else truncate(label, MAX_FIELD_VALUE // 2)
+
+
+def _sources_value(item: BriefingItem) -> str:
+    """Source links joined within one field value; overflow becomes "+N more"."""
+    links = [_link(s.name, s.url) for s in item.sources]
+    value = ""
+    for index, link in enumerate(links):
+        candidate = link if not value else f"{value} · {link}"
+        remaining = len(links) - index - 1
+        reserve = len(f" · +{len(links)} more") if remaining else 0
+        if len(candidate) + reserve > MAX_FIELD_VALUE:
+            more = f"+{len(links) - index} more"
+            return f"{value} · {more}" if value else more
+        value = candidate
+    return value or "—"
+
+
+def _timestamp(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
+def story_embed(item: BriefingItem, position: int, total: int) -> dict[str, Any]:
+    """One story as one embed: linked title, summary, sources field, time, counts."""
+    embed: dict[str, Any] = {
+        "type": "rich",
+        "title": truncate(safe_text(item.headline) or "Untitled", MAX_TITLE),
+        "color": EMBED_COLOUR,
+        "timestamp": _timestamp(item.published_at),
+    }
+    url = _web_url(item.url)
+    if url:
+        embed["url"] = url
+    summary = safe_text(item.summary)
+    if summary:
+        embed["description"] = truncate(summary, MAX_DESCRIPTION)
+    if item.sources:
+        embed["fields"] = [{"name": "Sources", "value": _sources_value(item), "inline": False}]
+    count = len(item.sources)
+    noun = "source" if count == 1 else "sources"
+    embed["footer"] = {"text": f"Story {position} of {total} · {count} {noun}"}
+    return embed
+
+
+def _header(briefing: Briefing) -> str:
+    lines = [f"**{safe_text(briefing.title)}**", safe_text(briefing.counts_line)]
+    if not briefing.items:
+        lines.append("No new stories in this window.")
+    return truncate("\n".join(lines), MAX_CONTENT)
+
+
+def pack_embeds(embeds: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Greedy split into groups of ≤10 embeds and ≤6000 counted characters each."""
+    groups: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    used = 0
+    for embed in embeds:
+        size = embed_length(embed)
+        if current and (len(current) == MAX_EMBEDS or used + size > MAX_EMBED_TOTAL):
+            groups.append(current)
+            current, used = [], 0
+        current.append(embed)
+        used += size
+    if current:
+        groups.append(current)
+    return groups
+
+
+def render_briefing(briefing: Briefing) -> list[DiscordMessage]:
+    """A briefing as one or more messages; every story appears exactly once."""
+    total = len(briefing.items)
+    embeds = [story_embed(item, i, total) for i, item in enumerate(briefing.items, start=1)]
+    groups = pack_embeds(embeds) or [[]]
+    messages: list[DiscordMessage] = []
+    for number, group in enumerate(groups, start=1):
+        if number == 1:
+            content = _header(briefing)
+        else:
+            content = f"*{safe_text(briefing.title)} (continued, part {number} of {len(groups)})*"
+        messages.append(DiscordMessage(truncate(content, MAX_CONTENT), tuple(group)))
+    return messages
+
+
+def render_text(text: str) -> list[str]:
+    """A core text reply as message contents of ≤2000 chars, split at line breaks."""
+    text = neutralise_mentions(text.strip()) or "Done."
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > MAX_CONTENT:
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:MAX_CONTENT])
+            line = line[MAX_CONTENT:]
+        candidate = line if not current else f"{current}\n{line}"
+        if len(candidate) > MAX_CONTENT:
+            chunks.append(current)
+            candidate = line
+        current = candidate
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def message_nonce(delivery_key: str, part: int) -> str:
+    """A stable ≤25-char nonce per (delivery, part): Discord then refuses duplicates."""
+    return hashlib.sha256(f"{delivery_key}#{part}".encode()).hexdigest()[:25]
+
+
+class DiscordPublisher:
+    """Posts a briefing with the bot token through REST (``channel.send``).
+
+    Each part carries a nonce derived from ``delivery_key``; discord.py then sets
+    ``enforce_nonce`` so a retry after a crash returns the earlier message instead of
+    posting twice. discord.py itself waits out short 429s; anything else becomes a
+    ``DeliveryError`` and the outbox decides whether to retry.
+    """
+
+    platform = "discord"
+
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+
+    async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
+        try:
+            channel_id = int(ref.channel)
+            guild_id = int(ref.workspace) if ref.workspace else None
+        except ValueError as exc:
+            raise DeliveryError(f"discord: bad channel id {ref.channel!r}", permanent=True) from exc
+        channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)
+        ids: list[str] = []
+        for part, message in enumerate(render_briefing(briefing)):
+            ids.append(await self._send(channel, message, message_nonce(delivery_key, part)))
+        log.info("discord: posted briefing channel=%s parts=%d", channel_id, len(ids))
+        return ids
+
+    async def _send(
+        self, channel: discord.PartialMessageable, message: DiscordMessage, nonce: str
+    ) -> str:
+        where = f"discord: channel {channel.id}"
+        try:
+            sent = await channel.send(
+                content=message.content or None,
+                embeds=message.discord_embeds(),
+                nonce=nonce,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.RateLimited as exc:
+            raise DeliveryError(f"{where}: rate limited", retry_after=exc.retry_after) from exc
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise DeliveryError(f"{where}: {exc.status} {exc.text}", permanent=True) from exc
+        except discord.HTTPException as exc:
+            permanent = 400 <= exc.status < 500
+            raise DeliveryError(f"{where}: {exc.status} {exc.text}", permanent=permanent) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise DeliveryError(f"{where}: {type(exc).__name__}") from exc
+        return str(sent.id)

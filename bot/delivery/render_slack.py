@@ -1,0 +1,366 @@
+"""Briefing → Slack Block Kit messages, and the Slack ``Publisher`` for scheduled digests.
+
+Everything a feed wrote (headlines, summaries, source names, URLs) is escaped before it
+reaches Slack, so a title such as ``<!channel>`` or ``<https://evil|click>`` shows as
+text and never pings or links. Long digests are split across several messages that
+each respect Slack's limits (50 blocks, 3000 characters per section, 150 per header,
+and a total block size well under ``msg_blocks_too_long``); no story is ever dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.models import Briefing, BriefingItem, ChannelRef, SourceLink
+from bot.errors import DeliveryError
+
+log = logging.getLogger(__name__)
+
+MAX_BLOCKS = 50
+MAX_SECTION_CHARS = 3000
+MAX_HEADER_CHARS = 150
+MAX_CONTEXT_CHARS = 3000
+# Slack rejects messages whose blocks are too large in total (msg_blocks_too_long, seen
+# around 13k characters); stay well below it.
+MAX_MESSAGE_CHARS = 11_000
+MAX_FALLBACK_CHARS = 3000
+MAX_SOURCES = 5
+METADATA_EVENT = "briefbot_digest"
+
+_HEADLINE_CHARS = 300
+_SOURCE_NAME_CHARS = 60
+_URL_CHARS = 600
+_SOURCES_LINE_CHARS = 1200
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack treats as markup (``&``, ``<``, ``>``)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _fit(raw: str, limit: int) -> str:
+    """Escape ``raw`` and cut it to ``limit`` characters without splitting an entity."""
+    return _cut(escape(" ".join(raw.split())), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    """Shorten already escaped ``text`` to ``limit`` characters, ending with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut.rstrip() + "…"
+
+
+def _safe_url(url: str | None) -> str | None:
+    """An http(s) URL made safe inside ``<url|label>``, or None when it cannot be linked."""
+    if not url or not url.lower().startswith(("http://", "https://")):
+        return None
+    if any(ch.isspace() for ch in url):
+        return None
+    safe = escape(url).replace("|", "%7C")
+    return safe if len(safe) <= _URL_CHARS else None
+
+
+def _link(url: str | None, label: str, limit: int) -> str:
+    text = _fit(label, limit)
+    safe = _safe_url(url)
+    return f"<{safe}|{text}>" if safe else text
+
+
+def _sources_line(sources: Sequence[SourceLink], max_sources: int) -> str:
+    parts: list[str] = []
+    used = 0
+    for source in sources[:max_sources]:
+        part = _link(source.url, source.name or "source", _SOURCE_NAME_CHARS)
+        if used + len(part) + 3 > _SOURCES_LINE_CHARS:
+            break
+        parts.append(part)
+        used += len(part) + 3
+    more = len(sources) - len(parts)
+    if more > 0:
+        parts.append(f"+{more} more")
+    return "Sources: " + " · ".join(parts) if parts else ""
+
+
+def story_section(item: BriefingItem, max_sources: int = MAX_SOURCES) -> dict[str, Any]:
+    """One section block: linked headline, summary, sources; always ≤ 3000 characters."""
+    headline = "*" + _link(item.url, item.headline or "(untitled)", _HEADLINE_CHARS) + "*"
+    sources = _sources_line(item.sources, max_sources)
+    budget = MAX_SECTION_CHARS - len(headline) - len(sources) - 2
+    lines = [headline]
+    summary = _fit(item.summary, budget) if item.summary.strip() else ""
+    if summary:
+        lines.append(summary)
+    if sources:
+        lines.append(sources)
+    return {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}
+
+
+def _header(title: str) -> dict[str, Any]:
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": _fit(title, MAX_HEADER_CHARS), "emoji": True},
+    }
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": _fit(text, MAX_CONTEXT_CHARS)}],
+    }
+
+
+def block_chars(block: dict[str, Any]) -> int:
+    """Characters of text a block carries (what counts towards msg_blocks_too_long)."""
+    total = 0
+    text = block.get("text")
+    if isinstance(text, dict):
+        total += len(str(text.get("text", "")))
+    for element in block.get("elements", ()):
+        if isinstance(element, dict):
+            total += len(str(element.get("text", "")))
+    return total
+
+
+def _fallback(briefing: Briefing, items: Sequence[BriefingItem], part: str) -> str:
+    lines = [_fit(briefing.title + part, MAX_HEADER_CHARS)]
+    for item in items:
+        lines.append("• " + _fit(item.headline, 200))
+    text = "\n".join(lines)
+    if len(text) > MAX_FALLBACK_CHARS:
+        text = text[: MAX_FALLBACK_CHARS - 1]
+        text = text[: text.rfind("\n")] + "\n…"
+    return text
+
+
+def render_briefing(briefing: Briefing, max_sources: int = MAX_SOURCES) -> list[dict[str, Any]]:
+    """Render a briefing as one or more ``{"text", "blocks"}`` messages, in order.
+
+    The first message carries the header and a context line (time, counts); later ones
+    repeat the header with "(k/n)". Every story appears in exactly one message.
+    """
+    stamp = f"{briefing.generated_at:%H:%M} {briefing.timezone}"
+    context = _context(f"{stamp} · {briefing.counts_line}")
+    sections = [(item, story_section(item, max_sources)) for item in briefing.items]
+
+    # Pack sections greedily; the header (and the context line in the first message)
+    # take their share of each message's block and size budget.
+    groups: list[list[tuple[BriefingItem, dict[str, Any]]]] = [[]]
+    fixed = 2
+    size = MAX_HEADER_CHARS + block_chars(context)
+    for item, section in sections:
+        chars = block_chars(section)
+        group = groups[-1]
+        if group and (fixed + len(group) + 1 > MAX_BLOCKS or size + chars > MAX_MESSAGE_CHARS):
+            groups.append([])
+            fixed, size = 1, MAX_HEADER_CHARS
+        groups[-1].append((item, section))
+        size += chars
+
+    total = len(groups)
+    messages: list[dict[str, Any]] = []
+    for index, group in enumerate(groups, start=1):
+        part = f" ({index}/{total})" if total > 1 else ""
+        blocks: list[dict[str, Any]] = [_header(briefing.title + part)]
+        if index == 1:
+            blocks.append(context)
+        blocks.extend(section for _, section in group)
+        if not briefing.items:
+            blocks.append(
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": "No new stories in this window."},
+                }
+            )
+        text = _fallback(briefing, [item for item, _ in group], part)
+        messages.append({"text": text, "blocks": blocks})
+    return messages
+
+
+def render_text(text: str) -> list[dict[str, Any]]:
+    """A plain reply (help, feeds, settings, errors) as escaped mrkdwn messages.
+
+    Lines are packed into sections of ≤ 3000 characters and sections into messages
+    within the block and size limits, so a long ``feeds`` list is split, not cut.
+    """
+    chunks: list[str] = []
+    current = ""
+    for raw in text.splitlines() or [""]:
+        line = escape(raw)
+        while len(line) > MAX_SECTION_CHARS:  # one enormous line: cut it, never lose it
+            cut = line.rfind("&", 0, MAX_SECTION_CHARS)
+            cut = cut if cut > MAX_SECTION_CHARS - 8 else MAX_SECTION_CHARS
+            chunks.append(line[:cut])
+            line = line[cut:]
+        if current and len(current) + 1 + len(line) > MAX_SECTION_CHARS:
+            chunks.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    chunks.append(current)
+    messages: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
+    size = 0
+    for chunk in (c for c in chunks if c.strip()):
+        if blocks and (len(blocks) == MAX_BLOCKS or size + len(chunk) > MAX_MESSAGE_CHARS):
+            messages.append({"blocks": blocks})
+            blocks, size = [], 0
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
+        size += len(chunk)
+    messages.append({"blocks": blocks})
+    for message in messages:
+        body = "\n".join(b["text"]["text"] for b in message["blocks"])
+        message["text"] = _cut(body, MAX_FALLBACK_CHARS) or " "
+    return messages
+
+
+# -- publishing -------------------------------------------------------------------------
+
+_PERMANENT = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "not_authed",
+    "missing_scope",
+    "invalid_blocks",
+    "msg_blocks_too_long",
+}
+
+
+def delivery_error(exc: Exception, where: str) -> DeliveryError:
+    """Map a slack_sdk/aiohttp failure to DeliveryError (retry_after for 429s)."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        status = response.status_code
+        error = str(response.get("error", "")) if isinstance(response.data, dict) else ""
+        if status == 429 or error == "ratelimited":
+            header = response.headers.get("Retry-After") or response.headers.get("retry-after")
+            retry = _retry_after(header)
+            return DeliveryError(f"slack: {where}: rate limited", retry_after=retry)
+        detail = error or f"HTTP {status}"
+        return DeliveryError(f"slack: {where}: {detail}", permanent=error in _PERMANENT)
+    if isinstance(exc, asyncio.TimeoutError):
+        return DeliveryError(f"slack: {where}: timed out")
+    return DeliveryError(f"slack: {where}: {type(exc).__name__}: {exc}")
+
+
+def _retry_after(header: Any) -> float:
+    value = header[0] if isinstance(header, list) and header else header
+    try:
+        return max(float(value), 0.0)
+    except (TypeError, ValueError):
+        return 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Posted:
+    part: int
+    ts: str
+
+
+class SlackPublisher:
+    """Posts scheduled digests with ``chat.postMessage`` (implements ``Publisher``).
+
+    Each message carries metadata ``{"delivery_key", "part", "parts"}``; before posting,
+    the channel's recent history is searched for parts already posted under the same key
+    (a retry after a crash or a 429 half-way), so a digest is never doubled. The lookup
+    is best effort: without ``channels:history`` the publisher simply posts. Retrying is
+    the outbox's job: a 429 raises ``DeliveryError(retry_after=...)``.
+
+    With an installation store (multi-workspace OAuth) the bot token of
+    ``ref.workspace`` is used; otherwise the client's own token.
+    """
+
+    platform = "slack"
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        installation_store: AsyncInstallationStore | None = None,
+        *,
+        post_interval: float = 1.0,
+        max_sources: int = MAX_SOURCES,
+    ) -> None:
+        self._client = client
+        self._store = installation_store
+        self._interval = post_interval
+        self._max_sources = max_sources
+
+    async def _token(self, ref: ChannelRef) -> str | None:
+        if self._store is None:
+            return self._client.token
+        bot = await self._store.async_find_bot(enterprise_id=None, team_id=ref.workspace or None)
+        if bot is None or not bot.bot_token:
+            raise DeliveryError(
+                f"slack: workspace {ref.workspace or '?'} is not installed", permanent=True
+            )
+        return bot.bot_token
+
+    async def _already_posted(self, token: str | None, channel: str, key: str) -> list[_Posted]:
+        try:
+            response = await self._client.conversations_history(
+                token=token, channel=channel, limit=100, include_all_metadata=True
+            )
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+            log.debug("slack history lookup skipped channel=%s: %s", channel, exc)
+            return []
+        found: list[_Posted] = []
+        for message in response.get("messages") or []:
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == METADATA_EVENT and payload.get("delivery_key") == key:
+                found.append(_Posted(int(payload.get("part", 0)), str(message.get("ts"))))
+        return found
+
+    async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
+        """Post every part not yet in the channel; return all parts' message ts, in order."""
+        messages = render_briefing(briefing, self._max_sources)
+        token = await self._token(ref)
+        done = {p.part: p.ts for p in await self._already_posted(token, ref.channel, delivery_key)}
+        ids: list[str] = []
+        for part, message in enumerate(messages, start=1):
+            if part in done:
+                ids.append(done[part])
+                continue
+            if ids and self._interval > 0:
+                await asyncio.sleep(self._interval)  # ~1 message per second per channel
+            metadata = {
+                "event_type": METADATA_EVENT,
+                "event_payload": {
+                    "delivery_key": delivery_key,
+                    "part": part,
+                    "parts": len(messages),
+                },
+            }
+            try:
+                response = await self._client.chat_postMessage(
+                    token=token,
+                    channel=ref.channel,
+                    text=message["text"],
+                    blocks=message["blocks"],
+                    metadata=metadata,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+            except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+                raise delivery_error(exc, f"chat.postMessage {ref.channel}") from exc
+            ids.append(str(response.get("ts")))
+        log.info(
+            "slack digest posted channel=%s parts=%d key=%s", ref.channel, len(ids), delivery_key
+        )
+        return ids

@@ -1,0 +1,156 @@
+"""`briefbot run`: the core, the scheduler and every configured chat adapter on one loop.
+
+With no tokens in the environment this is the embedded default: SQLite, the seed
+folder, and a chat in the terminal. Adapters for Slack and Discord start when their
+tokens are present (see README: "Connecting Slack" / "Connecting Discord").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+from contextlib import suppress
+
+from bot.app import Core, open_core
+from bot.chat.console import ConsoleHarness, run_repl
+from bot.config import Settings
+from bot.core.models import Briefing, ChannelRef
+from bot.core.ports import Publisher
+from bot.delivery.outbox import Outbox
+from bot.delivery.render_text import render_text
+from bot.errors import ConfigError
+from bot.scheduler import Scheduler
+from bot.store.leader import Leadership
+
+log = logging.getLogger(__name__)
+
+
+class ConsolePublisher:
+    """Scheduled digests for console channels go to the terminal."""
+
+    platform = "console"
+
+    async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
+        sys.stdout.write("\n" + render_text(briefing))
+        sys.stdout.flush()
+        return [delivery_key]
+
+
+def slack_configured(settings: Settings) -> bool:
+    return settings.slack.enabled or bool(os.environ.get("SLACK_BOT_TOKEN"))
+
+
+def discord_configured(settings: Settings) -> bool:
+    return settings.discord.enabled or bool(os.environ.get("DISCORD_TOKEN"))
+
+
+def describe_adapters(settings: Settings) -> Iterator[str]:
+    """What `run` would start; raises ConfigError when a platform lacks its secrets."""
+    if slack_configured(settings):
+        from bot.chat.slack import SlackOptions
+
+        options = SlackOptions.from_env(settings)
+        yield f"slack: {options.mode} mode"
+    if discord_configured(settings):
+        from bot.chat.discord import DiscordOptions
+
+        DiscordOptions.from_env(settings)
+        yield "discord: gateway"
+    if not slack_configured(settings) and not discord_configured(settings):
+        yield "chat: terminal (no SLACK_BOT_TOKEN or DISCORD_TOKEN set)"
+
+
+async def _start_platforms(
+    core: Core, settings: Settings, publishers: dict[str, Publisher]
+) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+    """Start Slack/Discord when configured; returns their runners."""
+    runners: list[Callable[[], Coroutine[Any, Any, None]]] = []
+    if slack_configured(settings):
+        from bot.chat.slack import SlackOptions, SlackPublisher, build_slack_app, run_slack
+
+        slack_options = SlackOptions.from_env(settings)
+        app = build_slack_app(core.router, slack_options)
+        publishers["slack"] = SlackPublisher(app.client)
+
+        async def slack_runner() -> None:
+            await run_slack(app, slack_options)
+
+        runners.append(slack_runner)
+    if discord_configured(settings):
+        from bot.chat.discord import (
+            DiscordOptions,
+            DiscordPublisher,
+            build_discord_client,
+            run_discord,
+        )
+
+        discord_options = DiscordOptions.from_env(settings)
+        client = build_discord_client(core.router, discord_options)
+        publishers["discord"] = DiscordPublisher(client)
+
+        async def discord_runner() -> None:
+            await run_discord(client, discord_options)
+
+        runners.append(discord_runner)
+    return runners
+
+
+async def run_bot(settings: Settings) -> None:
+    # Fail on missing secrets before opening anything.
+    list(describe_adapters(settings))
+    core = await open_core(settings)
+    leadership = Leadership(core.db.engine)
+    scheduler: Scheduler | None = None
+    try:
+        publishers: dict[str, Publisher] = {"console": ConsolePublisher()}
+        runners = await _start_platforms(core, settings, publishers)
+
+        async def briefing_for(ref: ChannelRef, seen: set[int]) -> Briefing:
+            return await core.briefing_for(ref, exclude=seen)
+
+        outbox = Outbox(core.db, publishers, briefing_for)
+        await leadership.try_acquire()
+        scheduler = Scheduler(outbox, leader=leadership.is_leader)
+        scheduler.every("seeds", settings.sources.seeds_interval_minutes, core.ingest_seeds)
+        from bot.feeds_cli import poll_due_feeds
+
+        async def poll() -> None:
+            await poll_due_feeds(core)
+
+        scheduler.every("feeds", 1.0, poll)
+        core.schedule_hooks.append(scheduler.channel_changed)
+        scheduler.start()
+        await outbox.resume(await core.db.channels.refs_by_id())
+        await scheduler.reconcile(await core.db.channels.scheduled())
+        tasks = [asyncio.create_task(r()) for r in runners]
+        if runners:
+            log.info("briefbot running; Ctrl-C to stop")
+            await asyncio.gather(*tasks)
+        else:
+            await core.ingest_seeds()
+            await run_repl(ConsoleHarness(core.router, settings.chat.console_channel))
+        for task in tasks:
+            task.cancel()
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
+        with suppress(Exception):
+            await leadership.release()
+        await core.close()
+
+
+async def discord_command(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        from bot.chat import discord_cli
+    except ImportError as exc:
+        raise ConfigError(
+            "discord: install the extra first: pip install 'briefbot[discord]'"
+        ) from exc
+    if args.discord_command == "invite":
+        return await discord_cli.invite_command(settings)
+    return await discord_cli.sync_command(settings, list(args.guild))

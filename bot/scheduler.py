@@ -1,0 +1,141 @@
+"""APScheduler 3.11 on the shared event loop: seed re-reads, feed polling, channel digests.
+
+Digest schedules live in our own ``channels`` table (APScheduler 3.x cannot share a job
+store between processes), and the leader reconciles jobs from it. APScheduler's defaults
+lose digests (a 1 s misfire grace), so jobs coalesce with an explicit grace, and on start
+the leader also posts a slot that fell due while it was down, within that grace — the
+outbox's claim keeps that from ever posting a slot twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.core.models import ChannelRef, ChannelSettings
+from bot.delivery.outbox import Outbox, slot_for
+from bot.errors import BriefbotError
+
+log = logging.getLogger(__name__)
+
+DIGEST_GRACE = timedelta(hours=6)
+
+Job = Callable[[], Awaitable[object]]
+
+
+def digest_job_id(ref: ChannelRef) -> str:
+    return f"digest:{ref.platform}:{ref.workspace}:{ref.channel}"
+
+
+def cron_trigger(settings: ChannelSettings) -> CronTrigger:
+    assert settings.schedule is not None
+    try:
+        return CronTrigger.from_crontab(settings.schedule, timezone=settings.timezone)
+    except ValueError as exc:
+        raise BriefbotError(f"scheduler: bad schedule {settings.schedule!r}: {exc}") from exc
+
+
+def last_fire_time(trigger: CronTrigger, now: datetime, grace: timedelta) -> datetime | None:
+    """The latest planned run in (now - grace, now], if any."""
+    fire: datetime | None = trigger.get_next_fire_time(None, now - grace)
+    latest = None
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return latest
+
+
+class Scheduler:
+    def __init__(
+        self,
+        outbox: Outbox | None,
+        *,
+        leader: bool = True,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._outbox = outbox
+        self._leader = leader
+        self._clock = clock
+        self.aps = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(DIGEST_GRACE.total_seconds()),
+            },
+        )
+
+    def every(self, job_id: str, minutes: float, job: Job, *, start_now: bool = True) -> None:
+        """A periodic job that logs its failures and keeps running."""
+
+        async def guarded() -> None:
+            try:
+                await job()
+            except Exception:
+                log.exception("scheduler: job %s failed", job_id)
+
+        self.aps.add_job(
+            guarded,
+            IntervalTrigger(minutes=minutes),
+            id=job_id,
+            replace_existing=True,
+            next_run_time=self._clock() if start_now else None,
+        )
+
+    async def reconcile(self, channels: list[ChannelSettings]) -> None:
+        """Make digest jobs match the table; post a slot missed while down (within grace)."""
+        if not self._leader or self._outbox is None:
+            return
+        wanted = {digest_job_id(c.ref): c for c in channels if c.schedule}
+        for job in self.aps.get_jobs():
+            if job.id.startswith("digest:") and job.id not in wanted:
+                job.remove()
+        for settings in wanted.values():
+            await self.channel_changed(settings, catch_up=True)
+
+    async def channel_changed(self, settings: ChannelSettings, catch_up: bool = False) -> None:
+        """Add, move or drop one channel's digest job (called when `/briefing schedule` runs)."""
+        if not self._leader or self._outbox is None:
+            return
+        job_id = digest_job_id(settings.ref)
+        if not settings.schedule:
+            if self.aps.get_job(job_id) is not None:
+                self.aps.remove_job(job_id)
+            return
+        try:
+            trigger = cron_trigger(settings)
+        except BriefbotError as exc:
+            log.error("%s (channel=%s)", exc, settings.ref.channel)
+            return
+        self.aps.add_job(
+            self._run_digest,
+            trigger,
+            id=job_id,
+            args=[settings.ref, settings.schedule, settings.timezone],
+            replace_existing=True,
+        )
+        if catch_up:
+            missed = last_fire_time(trigger, self._clock(), DIGEST_GRACE)
+            if missed is not None:
+                await self._outbox.deliver(settings.ref, slot_for(missed))
+
+    async def _run_digest(self, ref: ChannelRef, schedule: str, timezone: str) -> None:
+        assert self._outbox is not None
+        trigger = CronTrigger.from_crontab(schedule, timezone=timezone)
+        fire = last_fire_time(trigger, self._clock(), DIGEST_GRACE) or self._clock()
+        try:
+            await self._outbox.deliver(ref, slot_for(fire))
+        except Exception:
+            log.exception("scheduler: digest for channel=%s failed", ref.channel)
+
+    def start(self) -> None:
+        self.aps.start()
+
+    def shutdown(self) -> None:
+        if self.aps.running:
+            self.aps.shutdown(wait=False)

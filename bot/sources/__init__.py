@@ -1,0 +1,1 @@
+"""Sources: the seed folder, HTTP feeds, and full-text extraction."""

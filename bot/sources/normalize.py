@@ -1,0 +1,229 @@
+"""Normalising what feeds say: UTC dates, plain text, canonical URLs, titles, languages.
+
+Pure functions, no I/O, safe to call in worker processes. Feeds in the wild carry
+missing and future dates, HTML with scripts in plain-text fields, tracking parameters
+that make one article look like many, and titles full of entities and line breaks;
+everything downstream (dedupe, summaries, chat rendering) relies on these being tidy.
+"""
+
+from __future__ import annotations
+
+import calendar
+import email.utils
+import hashlib
+import html
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import lxml.etree  # type: ignore[import-untyped]
+import lxml.html  # type: ignore[import-untyped]
+
+# A date this far ahead of the fetch time is a feed's clock or time-zone bug, not news.
+FUTURE_TOLERANCE = timedelta(hours=1)
+# Dates before this are placeholders (the epoch, year 1) rather than publication dates.
+EARLIEST_PLAUSIBLE = datetime(1995, 1, 1, tzinfo=UTC)
+
+_TRACKING_PREFIXES = ("utm_", "_hs", "mc_", "pk_", "mtm_", "oly_")
+_TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "twclid",
+        "li_fat_id",
+        "mkt_tok",
+        "vero_id",
+        "_ga",
+        "_gl",
+        "ocid",
+        "cmpid",
+        "xtor",
+        "at_medium",
+        "at_campaign",
+    }
+)
+_DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg")
+_BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "div",
+        "br",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "tr",
+        "table",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "figure",
+        "figcaption",
+        "dd",
+        "dt",
+        "hr",
+    ]
+)
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_NEWLINES = re.compile(r"\s*\n\s*")
+_LANG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
+
+
+def to_utc(value: time.struct_time | datetime | None, *, now: datetime) -> tuple[datetime, bool]:
+    """Return an aware UTC date and whether the feed's own date was usable.
+
+    feedparser's ``*_parsed`` values are UTC ``struct_time``s. A missing or implausibly old
+    date becomes ``now`` (the fetch time); a date more than an hour ahead is clamped to
+    ``now`` so a broken clock cannot pin an item to the top of every briefing.
+    """
+    if value is None:
+        return now, False
+    try:
+        if isinstance(value, datetime):
+            stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
+            stamp = stamp.astimezone(UTC)
+        else:
+            stamp = datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return now, False
+    if stamp < EARLIEST_PLAUSIBLE:
+        return now, False
+    if stamp > now + FUTURE_TOLERANCE:
+        return now, False
+    return stamp, True
+
+
+def parse_iso_date(text: str | None) -> datetime | None:
+    """RFC 3339 dates as JSON Feed uses them, RFC 822 accepted too; None when unparsable."""
+    if not text:
+        return None
+    candidate = text.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        return datetime.fromisoformat(candidate)
+    except ValueError:
+        pass
+    try:  # some JSON feeds use RSS-style dates
+        return email.utils.parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def collapse_ws(text: str) -> str:
+    """Collapse runs of spaces within lines and blank lines between paragraphs."""
+    text = _SPACES.sub(" ", text)
+    return _NEWLINES.sub("\n", text).strip()
+
+
+def html_to_text(fragment: str | None) -> str:
+    """Plain text from an HTML fragment: scripts and styles dropped, entities decoded.
+
+    Block elements become line breaks so paragraphs survive for the summariser. Text with
+    no markup takes a fast path: feeds often put plain text in HTML fields.
+    """
+    if not fragment:
+        return ""
+    if "<" not in fragment:
+        return collapse_ws(html.unescape(fragment))
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return collapse_ws(html.unescape(re.sub(r"<[^>]*>", " ", fragment)))
+    for bad in root.iter(*_DROP_TAGS, lxml.etree.Comment, lxml.etree.ProcessingInstruction):
+        bad.drop_tree()
+    parts: list[str] = []
+    for event, element in lxml.etree.iterwalk(root, events=("start", "end")):
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if event == "start":
+            if tag in _BLOCK_TAGS:
+                parts.append("\n")
+            if element.text:
+                parts.append(element.text)
+        else:
+            if tag in _BLOCK_TAGS:
+                parts.append("\n")
+            if element.tail and element is not root:
+                parts.append(element.tail)
+    return collapse_ws("".join(parts))
+
+
+def clean_title(raw: str | None, *, fallback_text: str = "") -> str:
+    """One-line title without markup; falls back to the text's opening words."""
+    title = html_to_text(raw).replace("\n", " ") if raw else ""
+    title = _SPACES.sub(" ", title).strip()
+    if not title and fallback_text:
+        words = fallback_text.replace("\n", " ")
+        title = words if len(words) <= 80 else words[:79].rsplit(" ", 1)[0] + "…"
+    return title or "(untitled)"
+
+
+def canonical_url(url: str | None, base: str | None = None) -> str | None:
+    """A URL that compares equal for the same article: the key to cross-feed dedupe.
+
+    Lower-cases scheme and host, drops default ports, fragments and tracking parameters
+    (``utm_*``, ``fbclid``, ``gclid`` ...), keeps the other parameters in order. Returns
+    None for anything that is not an absolute http(s) URL.
+    """
+    if not url:
+        return None
+    url = url.strip()
+    if base:
+        url = urljoin(base, url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if scheme not in ("http", "https") or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and not (
+        (scheme == "http" and port == 80) or (scheme == "https" and port == 443)
+    ):
+        host = f"{host}:{port}"
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in _TRACKING_PARAMS and not k.lower().startswith(_TRACKING_PREFIXES)
+    ]
+    return urlunsplit((scheme, host, parts.path or "/", urlencode(query, doseq=True), ""))
+
+
+def host_of(url: str) -> str:
+    """The URL's host without ``www.``, as a source name of last resort."""
+    host = (urlsplit(url).hostname or url).lower()
+    return host.removeprefix("www.")
+
+
+def normalize_language(value: str | None) -> str | None:
+    """Primary language subtag, lower case (``en-US`` → ``en``); None when not a tag."""
+    if not value:
+        return None
+    value = value.strip()
+    if not _LANG.match(value):
+        return None
+    return re.split(r"[-_]", value, maxsplit=1)[0].lower()
+
+
+def content_key(title: str, text: str) -> str:
+    """Key of last resort for items with neither guid nor link."""
+    digest = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
+    return f"sha256:{digest}"

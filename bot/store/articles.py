@@ -1,0 +1,384 @@
+"""Articles, their keys (with tombstones) and the stories they belong to."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.core.models import Article, ArticleDraft, Story
+from bot.core.ports import SaveOutcome
+from bot.store.schema import articles, item_keys, stories, text_cache
+
+
+@dataclass(frozen=True, slots=True)
+class SavedArticle:
+    id: int
+    outcome: SaveOutcome
+    story_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupingRow:
+    """What the story grouper needs to resume after a restart."""
+
+    story_id: int
+    title: str
+    text: str
+    last_updated: datetime
+
+
+def _article(row: object) -> Article:
+    return Article(
+        id=row.id,  # type: ignore[attr-defined]
+        source=row.source,  # type: ignore[attr-defined]
+        title=row.title,  # type: ignore[attr-defined]
+        summary=row.summary,  # type: ignore[attr-defined]
+        published_at=row.published_at,  # type: ignore[attr-defined]
+        url=row.canonical_url,  # type: ignore[attr-defined]
+        story_id=row.story_id,  # type: ignore[attr-defined]
+    )
+
+
+_ARTICLE_COLUMNS = (
+    articles.c.id,
+    articles.c.source,
+    articles.c.title,
+    articles.c.summary,
+    articles.c.published_at,
+    articles.c.canonical_url,
+    articles.c.story_id,
+)
+
+
+class ArticleRepo:
+    """Idempotent article storage keyed by (origin, item key).
+
+    ``origin`` names where a key is unique: ``"feed:<id>"`` or ``"seeds"``. A key whose
+    article was pruned stays as a tombstone, so the item never comes back as new. The
+    same article reached through two feeds (same canonical URL or content hash) is
+    stored once, with one key row per feed.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def content_hash_for(self, origin: str, key: str) -> str | None:
+        """The stored content hash for a key (None: unknown key or a tombstone)."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(articles.c.content_hash)
+                    .select_from(item_keys.join(articles, item_keys.c.article_id == articles.c.id))
+                    .where(item_keys.c.origin == origin, item_keys.c.item_key == key)
+                )
+            ).first()
+        return None if row is None else str(row.content_hash)
+
+    async def save(
+        self, draft: ArticleDraft, origin: str, summary: str, content_hash: str
+    ) -> SavedArticle:
+        now = datetime.now(UTC)
+        for _attempt in range(3):
+            try:
+                async with self._engine.begin() as conn:
+                    return await self._save(conn, draft, origin, summary, content_hash, now)
+            except IntegrityError:
+                continue  # another worker inserted the same key or article; look again
+        async with self._engine.begin() as conn:
+            return await self._save(conn, draft, origin, summary, content_hash, now)
+
+    async def _save(
+        self,
+        conn: AsyncConnection,
+        draft: ArticleDraft,
+        origin: str,
+        summary: str,
+        content_hash: str,
+        now: datetime,
+    ) -> SavedArticle:
+        key_row = (
+            await conn.execute(
+                select(item_keys.c.article_id).where(
+                    item_keys.c.origin == origin, item_keys.c.item_key == draft.key
+                )
+            )
+        ).first()
+        values = {
+            "source": draft.source,
+            "canonical_url": draft.url,
+            "title": draft.title,
+            "standfirst": draft.standfirst,
+            "author": draft.author,
+            "language": draft.language,
+            "published_at": draft.published_at,
+            "text": draft.text,
+            "summary": summary,
+            "content_hash": content_hash,
+        }
+        if key_row is not None:
+            if key_row.article_id is None:  # tombstone: seen before, deleted since
+                return SavedArticle(0, SaveOutcome.UNCHANGED, None)
+            current = (
+                await conn.execute(
+                    select(
+                        articles.c.content_hash,
+                        articles.c.title,
+                        articles.c.published_at,
+                        articles.c.story_id,
+                    ).where(articles.c.id == key_row.article_id)
+                )
+            ).one()
+            if (
+                current.content_hash == content_hash
+                and current.title == draft.title
+                and current.published_at == draft.published_at
+            ):
+                return SavedArticle(key_row.article_id, SaveOutcome.UNCHANGED, current.story_id)
+            await conn.execute(
+                update(articles).where(articles.c.id == key_row.article_id).values(**values)
+            )
+            return SavedArticle(key_row.article_id, SaveOutcome.UPDATED, current.story_id)
+
+        twin_filter = [articles.c.content_hash == content_hash]
+        if draft.url:
+            twin_filter.append(articles.c.canonical_url == draft.url)
+        twin = (
+            await conn.execute(
+                select(articles.c.id, articles.c.story_id).where(or_(*twin_filter)).limit(1)
+            )
+        ).first()
+        if twin is not None:
+            await conn.execute(
+                insert(item_keys).values(
+                    origin=origin, item_key=draft.key, article_id=twin.id, first_seen=now
+                )
+            )
+            return SavedArticle(twin.id, SaveOutcome.UNCHANGED, twin.story_id)
+
+        article_id = (
+            await conn.execute(
+                insert(articles)
+                .values(feed_id=draft.feed_id, origin=origin, fetched_at=now, **values)
+                .returning(articles.c.id)
+            )
+        ).scalar_one()
+        await conn.execute(
+            insert(item_keys).values(
+                origin=origin, item_key=draft.key, article_id=article_id, first_seen=now
+            )
+        )
+        return SavedArticle(article_id, SaveOutcome.NEW, None)
+
+    async def forget(self, origin: str, keys: Sequence[str]) -> int:
+        """Delete the articles behind ``keys`` but keep the keys as tombstones."""
+        async with self._engine.begin() as conn:
+            ids = (
+                await conn.execute(
+                    select(item_keys.c.article_id).where(
+                        item_keys.c.origin == origin, item_keys.c.item_key.in_(list(keys))
+                    )
+                )
+            ).scalars()
+            id_list = [i for i in ids if i is not None]
+            if not id_list:
+                return 0
+            await conn.execute(
+                update(item_keys).where(item_keys.c.article_id.in_(id_list)).values(article_id=None)
+            )
+            await conn.execute(delete(articles).where(articles.c.id.in_(id_list)))
+            return len(id_list)
+
+    async def keys(self, origin: str) -> dict[str, int | None]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(item_keys.c.item_key, item_keys.c.article_id).where(
+                    item_keys.c.origin == origin
+                )
+            )
+            return {r.item_key: r.article_id for r in rows}
+
+    # --- stories -----------------------------------------------------------------------
+
+    async def new_story(self, article_id: int, title: str, summary: str) -> int:
+        async with self._engine.begin() as conn:
+            published = (
+                await conn.execute(
+                    select(articles.c.published_at).where(articles.c.id == article_id)
+                )
+            ).scalar_one()
+            story_id = (
+                await conn.execute(
+                    insert(stories)
+                    .values(
+                        title=title,
+                        summary=summary,
+                        first_seen=published,
+                        last_updated=published,
+                        article_count=1,
+                        source_count=1,
+                    )
+                    .returning(stories.c.id)
+                )
+            ).scalar_one()
+            await conn.execute(
+                update(articles).where(articles.c.id == article_id).values(story_id=story_id)
+            )
+            return int(story_id)
+
+    async def join_story(self, article_id: int, story_id: int) -> list[Article]:
+        """Attach an article to a story, refresh its counts and return its members."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(articles).where(articles.c.id == article_id).values(story_id=story_id)
+            )
+            stats = (
+                await conn.execute(
+                    select(
+                        func.count(),
+                        func.count(func.distinct(articles.c.source)),
+                        func.min(articles.c.published_at),
+                        func.max(articles.c.published_at),
+                    ).where(articles.c.story_id == story_id)
+                )
+            ).one()
+            await conn.execute(
+                update(stories)
+                .where(stories.c.id == story_id)
+                .values(
+                    article_count=stats[0],
+                    source_count=stats[1],
+                    first_seen=stats[2],
+                    last_updated=stats[3],
+                )
+            )
+            rows = await conn.execute(
+                select(*_ARTICLE_COLUMNS)
+                .where(articles.c.story_id == story_id)
+                .order_by(articles.c.published_at, articles.c.id)
+            )
+            return [_article(r) for r in rows]
+
+    async def set_story_text(self, story_id: int, title: str, summary: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(stories).where(stories.c.id == story_id).values(title=title, summary=summary)
+            )
+
+    async def grouping_rows(self, since: datetime) -> list[GroupingRow]:
+        """Stories updated since ``since``, each with its first article's title and summary."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(
+                    stories.c.id,
+                    stories.c.last_updated,
+                    articles.c.title,
+                    articles.c.summary,
+                )
+                .select_from(stories.join(articles, articles.c.story_id == stories.c.id))
+                .where(stories.c.last_updated >= since)
+                .order_by(stories.c.id, articles.c.published_at, articles.c.id)
+            )
+            first: dict[int, GroupingRow] = {}
+            for r in rows:
+                first.setdefault(r.id, GroupingRow(r.id, r.title, r.summary, r.last_updated))
+            return list(first.values())
+
+    async def stories_between(
+        self,
+        start: datetime,
+        end: datetime,
+        limit: int = 300,
+        words: Sequence[str] = (),
+    ) -> list[Story]:
+        """Stories with an article published in [start, end), most recently updated first.
+
+        With ``words``, only stories with an article whose title or summary contains one
+        of them (case-insensitive) are returned.
+        """
+        async with self._engine.connect() as conn:
+            in_window = and_(articles.c.published_at >= start, articles.c.published_at < end)
+            if words:
+                matches = [
+                    or_(articles.c.title.ilike(f"%{w}%"), articles.c.summary.ilike(f"%{w}%"))
+                    for w in words
+                ]
+                story_ids_q = (
+                    select(articles.c.story_id, func.max(articles.c.published_at).label("last"))
+                    .where(in_window, articles.c.story_id.is_not(None), or_(*matches))
+                    .group_by(articles.c.story_id)
+                    .order_by(func.max(articles.c.published_at).desc())
+                    .limit(limit)
+                )
+            else:
+                story_ids_q = (
+                    select(stories.c.id.label("story_id"), stories.c.last_updated.label("last"))
+                    .where(stories.c.last_updated >= start, stories.c.first_seen < end)
+                    .order_by(stories.c.last_updated.desc())
+                    .limit(limit)
+                )
+            story_ids = [r.story_id for r in await conn.execute(story_ids_q)]
+            if not story_ids:
+                return []
+            story_rows = {
+                r.id: r
+                for r in await conn.execute(select(stories).where(stories.c.id.in_(story_ids)))
+            }
+            members: dict[int, list[Article]] = defaultdict(list)
+            for r in await conn.execute(
+                select(*_ARTICLE_COLUMNS)
+                .where(articles.c.story_id.in_(story_ids), in_window)
+                .order_by(articles.c.published_at, articles.c.id)
+            ):
+                members[r.story_id].append(_article(r))
+        result = []
+        for sid in story_ids:
+            row = story_rows.get(sid)
+            if row is None or not members[sid]:
+                continue
+            result.append(
+                Story(
+                    id=row.id,
+                    title=row.title,
+                    summary=row.summary,
+                    first_seen=row.first_seen,
+                    last_updated=row.last_updated,
+                    articles=tuple(members[sid]),
+                )
+            )
+        return result
+
+    async def count_between(self, start: datetime, end: datetime) -> int:
+        async with self._engine.connect() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        select(func.count()).where(
+                            articles.c.published_at >= start, articles.c.published_at < end
+                        )
+                    )
+                ).scalar_one()
+            )
+
+    # --- derived text cache ------------------------------------------------------------
+
+    async def cached_text(self, key: str) -> str | None:
+        async with self._engine.connect() as conn:
+            value = (
+                await conn.execute(select(text_cache.c.value).where(text_cache.c.key == key))
+            ).scalar_one_or_none()
+            return None if value is None else str(value)
+
+    async def cache_text(self, key: str, value: str) -> None:
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    insert(text_cache).values(key=key, value=value, created_at=datetime.now(UTC))
+                )
+        except IntegrityError:
+            pass  # someone cached it first; the value is derived, so theirs is as good

@@ -1,0 +1,140 @@
+"""Channels: per-channel settings and feed subscriptions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.core.models import ChannelRef, ChannelSettings
+from bot.store.schema import channels, subscriptions
+
+
+def _settings(row: object) -> ChannelSettings:
+    return ChannelSettings(
+        ref=ChannelRef(row.platform, row.channel, row.workspace),  # type: ignore[attr-defined]
+        timezone=row.timezone,  # type: ignore[attr-defined]
+        topics=tuple(json.loads(row.topics)),  # type: ignore[attr-defined]
+        schedule=row.schedule,  # type: ignore[attr-defined]
+        max_stories=row.max_stories,  # type: ignore[attr-defined]
+    )
+
+
+class ChannelRepo:
+    """Get-or-create channel rows; settings are replaced whole by ``save``."""
+
+    def __init__(self, engine: AsyncEngine, default_timezone: str = "UTC") -> None:
+        self._engine = engine
+        self.default_timezone = default_timezone
+
+    async def row_id(self, ref: ChannelRef) -> int:
+        where = (
+            channels.c.platform == ref.platform,
+            channels.c.workspace == ref.workspace,
+            channels.c.channel == ref.channel,
+        )
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(select(channels.c.id).where(*where))).scalar()
+        if found is not None:
+            return int(found)
+        try:
+            async with self._engine.begin() as conn:
+                new_id = (
+                    await conn.execute(
+                        insert(channels)
+                        .values(
+                            platform=ref.platform,
+                            workspace=ref.workspace,
+                            channel=ref.channel,
+                            timezone=self.default_timezone,
+                            topics="[]",
+                            created_at=datetime.now(UTC),
+                        )
+                        .returning(channels.c.id)
+                    )
+                ).scalar_one()
+                return int(new_id)
+        except IntegrityError:  # created concurrently
+            async with self._engine.connect() as conn:
+                return int((await conn.execute(select(channels.c.id).where(*where))).scalar_one())
+
+    async def channel(self, ref: ChannelRef) -> ChannelSettings:
+        channel_id = await self.row_id(ref)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(channels).where(channels.c.id == channel_id))).one()
+        return _settings(row)
+
+    async def created_at(self, ref: ChannelRef) -> datetime:
+        channel_id = await self.row_id(ref)
+        async with self._engine.connect() as conn:
+            value = (
+                await conn.execute(select(channels.c.created_at).where(channels.c.id == channel_id))
+            ).scalar_one()
+        assert isinstance(value, datetime)
+        return value
+
+    async def save_channel(self, settings: ChannelSettings) -> None:
+        channel_id = await self.row_id(settings.ref)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(channels)
+                .where(channels.c.id == channel_id)
+                .values(
+                    timezone=settings.timezone,
+                    topics=json.dumps(list(settings.topics)),
+                    schedule=settings.schedule,
+                    max_stories=settings.max_stories,
+                )
+            )
+
+    async def scheduled(self) -> list[ChannelSettings]:
+        """Every channel with a digest schedule, for the scheduler leader to reconcile."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(channels).where(channels.c.schedule.is_not(None)).order_by(channels.c.id)
+            )
+            return [_settings(r) for r in rows]
+
+    async def subscribe(self, ref: ChannelRef, feed_id: int) -> bool:
+        """Link a channel to a feed; False when it already was."""
+        channel_id = await self.row_id(ref)
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    insert(subscriptions).values(
+                        channel_id=channel_id, feed_id=feed_id, created_at=datetime.now(UTC)
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def unsubscribe(self, ref: ChannelRef, feed_id: int) -> bool:
+        channel_id = await self.row_id(ref)
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                delete(subscriptions).where(
+                    subscriptions.c.channel_id == channel_id, subscriptions.c.feed_id == feed_id
+                )
+            )
+        return bool(result.rowcount)
+
+    async def feed_ids(self, ref: ChannelRef) -> list[int]:
+        channel_id = await self.row_id(ref)
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(subscriptions.c.feed_id)
+                .where(subscriptions.c.channel_id == channel_id)
+                .order_by(subscriptions.c.created_at, subscriptions.c.feed_id)
+            )
+            return [int(r) for r in rows.scalars()]
+
+    async def refs_by_id(self) -> dict[int, ChannelRef]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(channels.c.id, channels.c.platform, channels.c.workspace, channels.c.channel)
+            )
+            return {r.id: ChannelRef(r.platform, r.channel, r.workspace) for r in rows}

@@ -1,0 +1,1 @@
+"""Loopback fakes of the platforms briefbot talks to, for tests."""
