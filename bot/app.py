@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.core.briefing import BriefingOptions, BriefingService
 from bot.core.commands import CommandRouter, ScheduleHook
 from bot.core.models import Briefing, ChannelRef, ChannelSettings
+from bot.ingest import FeedIngest
 from bot.pipeline import IngestStats, Pipeline
 from bot.sources.seeds import SeedResult, read_folder
 from bot.sources.ssrf import Resolver
@@ -49,6 +50,20 @@ class Core:
     router: CommandRouter
     executor: ThreadPoolExecutor
     schedule_hooks: list[ScheduleHook] = field(default_factory=list)
+    resolver: Resolver | None = None
+    _feed_ingest: FeedIngest | None = None
+
+    def feed_ingest(self, parse_executor: Executor | None = None) -> FeedIngest:
+        """The process's feed poller, created on first use (it owns an HTTP session)."""
+        if self._feed_ingest is None:
+            self._feed_ingest = FeedIngest(
+                self.db,
+                self.pipeline,
+                self.settings,
+                parse_executor=parse_executor,
+                resolver=self.resolver,
+            )
+        return self._feed_ingest
 
     async def ingest_seeds(self) -> SeedReport:
         """Read the seed folder (in a thread: file I/O and HTML extraction) and store it."""
@@ -79,6 +94,8 @@ class Core:
             await hook(settings)
 
     async def close(self) -> None:
+        if self._feed_ingest is not None:
+            await self._feed_ingest.close()
         await self.db.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
@@ -133,6 +150,8 @@ async def open_core(
         default_window=timedelta(hours=b.window_hours),
         on_schedule_change=on_schedule_change,
     )
-    core = Core(settings, db, pipeline, briefings, subscriptions, router, executor)
+    core = Core(
+        settings, db, pipeline, briefings, subscriptions, router, executor, resolver=resolver
+    )
     core_ref.append(core)
     return core

@@ -8,9 +8,9 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from bot import __version__
 from bot.config import Settings, load_settings

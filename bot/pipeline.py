@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -103,24 +103,33 @@ class Pipeline:
             summary = ""
         return summary or _lead(text, self._summary_sentences)[: self._summary_chars]
 
-    async def ingest(self, origin: str, drafts: Sequence[ArticleDraft]) -> IngestStats:
-        """Store ``drafts`` from one origin (``"seeds"``, ``"feed:12"``); idempotent."""
+    async def ingest(
+        self,
+        origin: str,
+        drafts: Sequence[ArticleDraft],
+        hashes: Mapping[str, str] | None = None,
+    ) -> IngestStats:
+        """Store ``drafts`` from one origin (``"seeds"``, ``"feed:12"``); idempotent.
+
+        ``hashes`` (by key) overrides the content hash: a feed item enriched with the
+        page's full text is hashed as the feed sent it, so the next poll of the same
+        teaser is "unchanged" and not an edit.
+        """
         stats = IngestStats()
         async with self._lock:
             await self._load_grouper()
             for draft in drafts:
-                digest = content_hash(draft)
+                digest = (hashes or {}).get(draft.key) or content_hash(draft)
                 known = await self._db.articles.content_hash_for(origin, draft.key)
-                summary = ""
+                # Same content (a date-only edit, a repeat): keep the stored summary.
+                summary: str | None = None
                 if known != digest:
                     summary = await self._run(self._summarize, draft.title, draft.text)
-                elif known is not None:
-                    summary = ""  # same content; title/date edits need no new summary
-                saved = await self._db.articles.save(draft, origin, summary or "", digest)
+                saved = await self._db.articles.save(draft, origin, summary, digest)
                 if saved.outcome is SaveOutcome.NEW:
                     stats.new += 1
                     stats.new_article_ids.append(saved.id)
-                    await self._assign_story(saved.id, draft, summary)
+                    await self._assign_story(saved.id, draft, summary or "")
                 elif saved.outcome is SaveOutcome.UPDATED:
                     stats.updated += 1
                     if saved.story_id is not None:

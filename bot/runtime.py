@@ -13,8 +13,8 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
 from contextlib import suppress
+from typing import Any
 
 from bot.app import Core, open_core
 from bot.chat.console import ConsoleHarness, run_repl

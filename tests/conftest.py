@@ -7,11 +7,14 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.app import Core, open_core
 from bot.config import Settings, test_settings
+
+if TYPE_CHECKING:
+    from bot.app import Core
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -35,6 +38,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def core(settings: Settings) -> AsyncIterator[Core]:
+    from bot.app import open_core
+
     opened = await open_core(settings)
     try:
         yield opened

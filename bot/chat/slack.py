@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import sqlalchemy
 from aiohttp import web
@@ -28,6 +28,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.listener.async_builtins import AsyncTokenRevocationListeners
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -50,6 +51,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bot.core.models import Briefing, IncomingCommand, Reply
 from bot.delivery.render_slack import render_briefing, render_text
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +113,9 @@ class SlackOptions:
         return options
 
     @classmethod
-    def from_settings(cls, settings: Any, env: Mapping[str, str] | None = None) -> SlackOptions:
+    def from_settings(
+        cls, settings: Settings, env: Mapping[str, str] | None = None
+    ) -> SlackOptions:
         """Options from ``bot.config.Settings`` (``[slack]``, ``[chat]``) and the environment."""
         return cls.from_env(
             env,
@@ -124,18 +130,13 @@ class SlackOptions:
         """Raise ConfigError naming the missing variable for the chosen mode."""
         if self.mode not in ("socket", "http"):
             raise ConfigError(f'config: [slack] mode must be "socket" or "http", got {self.mode!r}')
-        if self.mode == "socket":
-            if not self.app_token:
-                raise ConfigError(
-                    'config: SLACK_APP_TOKEN is required when [slack] mode = "socket"'
-                )
-            if not self.bot_token:
-                raise ConfigError(
-                    'config: SLACK_BOT_TOKEN is required when [slack] mode = "socket"'
-                )
-            return
-        if not self.signing_secret:
-            raise ConfigError('config: SLACK_SIGNING_SECRET is required when [slack] mode = "http"')
+        needed = {
+            "socket": [("SLACK_APP_TOKEN", self.app_token), ("SLACK_BOT_TOKEN", self.bot_token)],
+            "http": [("SLACK_SIGNING_SECRET", self.signing_secret)],
+        }
+        for name, value in needed[self.mode]:
+            if not value:
+                raise ConfigError(f'config: {name} is required when [slack] mode = "{self.mode}"')
         if not self.bot_token and not self.oauth:
             raise ConfigError(
                 "config: set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
@@ -161,11 +162,8 @@ def _oauth_stores(options: SlackOptions) -> tuple[AsyncEngine, AsyncInstallation
     # build_slack_app synchronous.
     sync_engine = sqlalchemy.create_engine(sync_url)
     try:
-        meta = sqlalchemy.MetaData()
-        SQLAlchemyInstallationStore.build_installations_table(meta, "slack_installations")
-        SQLAlchemyInstallationStore.build_bots_table(meta, "slack_bots")
-        SQLAlchemyOAuthStateStore.build_oauth_states_table(meta, "slack_oauth_states")
-        meta.create_all(sync_engine)
+        SQLAlchemyInstallationStore(options.client_id, sync_engine).create_tables()
+        SQLAlchemyOAuthStateStore(600, sync_engine).create_tables()
     finally:
         sync_engine.dispose()
     engine = create_async_engine(async_url)
@@ -191,7 +189,7 @@ class _Handlers:
         store: AsyncInstallationStore | None,
     ) -> None:
         self._router = router
-        self._store = store
+        self._revocation = AsyncTokenRevocationListeners(store) if store is not None else None
         self._options = options
         self._on_uninstall = on_uninstall
         self._admins: dict[tuple[str, str], tuple[float, bool]] = {}
@@ -277,44 +275,25 @@ class _Handlers:
         for message in messages:
             await self._respond(respond, message, ephemeral)
 
-    async def _respond(
-        self, respond: AsyncRespond, message: dict[str, Any], ephemeral: bool
-    ) -> None:
+    async def _respond(self, respond: AsyncRespond, msg: dict[str, Any], ephemeral: bool) -> None:
+        kind = "ephemeral" if ephemeral else "in_channel"
         try:
-            await respond(
-                text=message["text"],
-                blocks=message["blocks"],
-                response_type="ephemeral" if ephemeral else "in_channel",
-                replace_original=False,
-            )
+            await respond(response_type=kind, replace_original=False, **msg)
         except Exception as exc:  # the response_url may be stale or unreachable
             log.warning("slack respond failed: %s: %s", type(exc).__name__, exc)
 
     async def uninstalled(self, context: AsyncBoltContext) -> None:
         """``app_uninstalled``: forget the workspace's tokens, then tell the core."""
-        store = self._store
-        if store is not None:
-            await store.async_delete_all(
-                enterprise_id=context.enterprise_id, team_id=context.team_id
-            )
+        if self._revocation is not None:
+            await self._revocation.handle_app_uninstalled_events(context)
         log.info("slack app uninstalled team=%s", context.team_id)
         if self._on_uninstall is not None and context.team_id:
             await self._on_uninstall(context.team_id)
 
     async def tokens_revoked(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         """``tokens_revoked``: drop the revoked user and bot tokens."""
-        store = self._store
-        if store is None:
-            return
-        tokens = event.get("tokens") or {}
-        for user_id in tokens.get("oauth") or []:
-            await store.async_delete_installation(
-                enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id
-            )
-        if tokens.get("bot"):
-            await store.async_delete_bot(
-                enterprise_id=context.enterprise_id, team_id=context.team_id
-            )
+        if self._revocation is not None:
+            await self._revocation.handle_tokens_revoked_events(event, context)
 
 
 def build_slack_app(

@@ -32,7 +32,7 @@ from bot import USER_AGENT
 from bot.errors import FetchError, ParseError
 from bot.sources.ssrf import (
     Resolver,
-    check_addresses,
+    address_problem,
     ip_literal,
     resolve_checked,
     split_url,
@@ -81,6 +81,9 @@ class FetchOptions:
     per_host_limit: int = 2
     global_limit: int = 32
     allow_private_networks: bool = False
+    # Exact host names exempt from the address check (an intranet feed server); the
+    # check still applies to every other host, redirect targets included.
+    trusted_hosts: frozenset[str] = frozenset()
     user_agent: str = USER_AGENT
 
 
@@ -180,19 +183,25 @@ def classify_exception(url: str, exc: BaseException, *, total_timeout: float) ->
     return FetchError(f"fetch: {url}: {detail}", kind.value)
 
 
+class _AddressRefused(Exception):
+    """Raised inside the connector; ``Fetcher`` turns it into ``FetchError(kind="ssrf")``."""
+
+
 class _GuardedResolver(AbstractResolver):
     """aiohttp resolver that checks what it returns, so connect uses checked addresses."""
 
-    def __init__(self, resolver: Resolver, allow_private_networks: bool) -> None:
+    def __init__(self, resolver: Resolver, options: FetchOptions) -> None:
         self._resolver = resolver
-        self._allow = allow_private_networks
+        self._options = options
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         addresses = await self._resolver(host, port)
-        if not self._allow:
-            check_addresses(f"//{host}", host, addresses)
+        if not self._options.allow_private_networks and host not in self._options.trusted_hosts:
+            problem = address_problem(host, addresses)
+            if problem is not None:
+                raise _AddressRefused(problem)
         return [
             ResolveResult(
                 hostname=host,
@@ -239,7 +248,7 @@ class Fetcher:
         if self._session is None:
             opts = self.options
             connector = aiohttp.TCPConnector(
-                resolver=_GuardedResolver(self._resolver, opts.allow_private_networks),
+                resolver=_GuardedResolver(self._resolver, opts),
                 limit=opts.global_limit,
                 limit_per_host=opts.per_host_limit,
                 ttl_dns_cache=60,
@@ -300,12 +309,24 @@ class Fetcher:
         for _hop in range(self.options.max_redirects + 1):
             # Scheme and literal addresses are checked here; names inside the connector.
             _scheme, host, _port = split_url(current)
-            if ip_literal(host) is not None:
-                await resolve_checked(
-                    current, allow_private_networks=self.options.allow_private_networks
-                )
+            if ip_literal(host) is not None and host not in self.options.trusted_hosts:
+                try:
+                    await resolve_checked(
+                        current, allow_private_networks=self.options.allow_private_networks
+                    )
+                except FetchError as exc:
+                    if current == url:
+                        raise
+                    detail = str(exc).split(": ", 2)[-1]
+                    raise FetchError(
+                        f"fetch: {url} (redirected to {current}): {detail}", exc.kind
+                    ) from None
             async with self._global, self._host_limit(host.lower()):
-                status, location, result = await self._get(url, current, headers)
+                try:
+                    status, location, result = await self._get(url, current, headers)
+                except _AddressRefused as exc:
+                    shown = url if current == url else f"{url} (redirected to {current})"
+                    raise FetchError(f"fetch: {shown}: {exc}", Kind.SSRF.value) from None
             if result is not None:
                 if permanent and current != url:
                     result = dataclasses.replace(result, permanent_url=result.final_url)

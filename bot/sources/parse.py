@@ -35,6 +35,7 @@ MAX_UNZIPPED = 10 * 1024 * 1024
 _SY_PERIOD_S = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000}
 _SY_PERIOD_S["yearly"] = 31536000
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*\[", re.IGNORECASE)
+_CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 _SUBSET_END = re.compile(rb"\]\s*>")
 _HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
 
@@ -107,9 +108,13 @@ def _parse_xml_feed(
     body: bytes, *, url: str, content_type: str | None, now: datetime
 ) -> ParsedFeed:
     body, stripped = _strip_entity_declarations(body)
-    headers = {"content-location": url}
+    # A feed served as text/html or text/plain is still a feed: let feedparser sniff it,
+    # keeping only the charset the server declared.
+    headers = {"content-location": url, "content-type": "application/xml"}
     if content_type and "xml" in content_type.lower():
         headers["content-type"] = content_type
+    elif content_type and (charset := _CHARSET.search(content_type)):
+        headers["content-type"] = f"application/xml; charset={charset.group(1)}"
     # Sanitising and URI resolution inside HTML are wasted work: we keep plain text only.
     parsed: Any = feedparser.parse(
         body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
@@ -197,7 +202,7 @@ def _draft(
         text=text,
         published_at=published_at,
         url=link,
-        author=(str(author).strip() or None) if author else None,
+        author=" ".join(str(author).split()) or None if author else None,
         language=language,
         standfirst=standfirst,
     )

@@ -44,8 +44,8 @@ def forbidden_reason(address: IPAddress) -> str | None:
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
-        ("private", address.is_private),
         ("reserved", address.is_reserved),
+        ("private", address.is_private),
         ("non-global", not address.is_global),
     )
     for name, hit in checks:
@@ -82,22 +82,29 @@ def split_url(url: str) -> tuple[str, str, int]:
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 
-def check_addresses(url: str, host: str, addresses: list[str]) -> None:
-    """Refuse when any of ``addresses`` is not a public address."""
+def address_problem(host: str, addresses: list[str]) -> str | None:
+    """Why ``host`` (resolved to ``addresses``) must not be fetched, or None when public."""
     if not addresses:
-        raise FetchError(f"fetch: {url}: {host} has no address", kind="dns")
+        return f"{host} has no address"
     for text in addresses:
         address = ip_literal(text)
         if address is None:
-            raise FetchError(f"fetch: {url}: {host} resolved to {text!r}", kind="ssrf")
+            return f"{host} resolved to {text!r}"
         reason = forbidden_reason(address)
         if reason is not None:
             shown = host if host == text else f"{host} resolves to {text}"
-            raise FetchError(
-                f"fetch: {url}: refused, {shown} is a {reason} address "
-                "(set allow_private_networks = true to allow it)",
-                kind="ssrf",
+            return (
+                f"refused, {shown} is a {reason} address "
+                "(set allow_private_networks = true to allow it)"
             )
+    return None
+
+
+def check_addresses(url: str, host: str, addresses: list[str]) -> None:
+    """Raise ``FetchError(kind="ssrf")`` when any of ``addresses`` is not public."""
+    problem = address_problem(host, addresses)
+    if problem is not None:
+        raise FetchError(f"fetch: {url}: {problem}", kind="ssrf" if addresses else "dns")
 
 
 async def resolve_checked(

@@ -81,8 +81,9 @@ class ArticleRepo:
         return None if row is None else str(row.content_hash)
 
     async def save(
-        self, draft: ArticleDraft, origin: str, summary: str, content_hash: str
+        self, draft: ArticleDraft, origin: str, summary: str | None, content_hash: str
     ) -> SavedArticle:
+        """Insert or update by (origin, key); ``summary=None`` keeps the stored one."""
         now = datetime.now(UTC)
         for _attempt in range(3):
             try:
@@ -98,7 +99,7 @@ class ArticleRepo:
         conn: AsyncConnection,
         draft: ArticleDraft,
         origin: str,
-        summary: str,
+        summary: str | None,
         content_hash: str,
         now: datetime,
     ) -> SavedArticle:
@@ -118,9 +119,10 @@ class ArticleRepo:
             "language": draft.language,
             "published_at": draft.published_at,
             "text": draft.text,
-            "summary": summary,
             "content_hash": content_hash,
         }
+        if summary is not None:
+            values["summary"] = summary
         if key_row is not None:
             if key_row.article_id is None:  # tombstone: seen before, deleted since
                 return SavedArticle(0, SaveOutcome.UNCHANGED, None)
@@ -164,7 +166,12 @@ class ArticleRepo:
         article_id = (
             await conn.execute(
                 insert(articles)
-                .values(feed_id=draft.feed_id, origin=origin, fetched_at=now, **values)
+                .values(
+                    feed_id=draft.feed_id,
+                    origin=origin,
+                    fetched_at=now,
+                    **{**values, "summary": summary or ""},
+                )
                 .returning(articles.c.id)
             )
         ).scalar_one()
@@ -193,6 +200,20 @@ class ArticleRepo:
             )
             await conn.execute(delete(articles).where(articles.c.id.in_(id_list)))
             return len(id_list)
+
+    async def mark_seen(self, origin: str, keys: Sequence[str]) -> int:
+        """Record keys as seen without articles (a new feed's back catalogue: no flood)."""
+        known = await self.keys(origin)
+        now = datetime.now(UTC)
+        fresh = [
+            {"origin": origin, "item_key": k, "article_id": None, "first_seen": now}
+            for k in dict.fromkeys(keys)
+            if k not in known
+        ]
+        if fresh:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(item_keys), fresh)
+        return len(fresh)
 
     async def keys(self, origin: str) -> dict[str, int | None]:
         async with self._engine.connect() as conn:

@@ -50,6 +50,7 @@ BOT_USER = {
 }
 HUMAN = {"id": str(USER_ID), "username": "reader", "discriminator": "0", "avatar": None}
 
+_BODY = web.RequestKey("body", object)
 _JSON = "application/json"  # exactly: discord.py only parses this content type
 _snowflakes = itertools.count(900_000_000_000_000_000)
 
@@ -91,6 +92,15 @@ class _RateLimit:
 
 
 @dataclass
+class _Failure:
+    path_contains: str
+    status: int
+    code: int
+    message: str
+    times: int
+
+
+@dataclass
 class FakeDiscord:
     """Start with ``await fake.start()``; ``fake.patch(monkeypatch)`` points discord.py at it."""
 
@@ -105,6 +115,7 @@ class FakeDiscord:
     expired: set[str] = field(default_factory=set)
     shards: dict[int, _Shard] = field(default_factory=dict)
     _limits: list[_RateLimit] = field(default_factory=list)
+    _failures: list[_Failure] = field(default_factory=list)
     _nonces: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _changed: asyncio.Condition | None = None
@@ -173,6 +184,12 @@ class FakeDiscord:
         """The next ``times`` requests whose path contains the text get a real-looking 429."""
         self._limits.append(_RateLimit(path_contains, retry_after, times, is_global))
 
+    def fail(
+        self, path_contains: str, status: int, code: int, message: str, times: int = 1
+    ) -> None:
+        """The next ``times`` matching requests get this Discord error (e.g. 403 / 50013)."""
+        self._failures.append(_Failure(path_contains, status, code, message, times))
+
     def expire(self, interaction_id: str) -> None:
         """Answer this interaction's callback with 404 / 10062, as when 3 s have passed."""
         self.expired.add(interaction_id)
@@ -209,10 +226,13 @@ class FakeDiscord:
         )
         self.requests.append(record)
         limited = self._take_limit(request.path)
+        failure = self._take_failure(request.path) if limited is None else None
         if limited is not None:
             response = _rate_limited(limited)
+        elif failure is not None:
+            response = _error(failure.status, failure.code, failure.message)
         else:
-            request["body"] = body
+            request[_BODY] = body
             response = await handler(request)
         record.status = response.status
         await self._notify()
@@ -228,6 +248,13 @@ class FakeDiscord:
             if limit.times > 0 and limit.path_contains in path:
                 limit.times -= 1
                 return limit
+        return None
+
+    def _take_failure(self, path: str) -> _Failure | None:
+        for failure in self._failures:
+            if failure.times > 0 and failure.path_contains in path:
+                failure.times -= 1
+                return failure
         return None
 
     # -- REST handlers --------------------------------------------------------------
@@ -267,7 +294,7 @@ class FakeDiscord:
 
     async def _put_commands(self, request: web.Request) -> web.Response:
         guild = request.match_info.get("guild")
-        commands = request["body"]
+        commands = request[_BODY]
         problems = [p for c in commands for p in _command_problems(c)]
         if problems:
             return _error(400, 50035, "Invalid Form Body", {"_errors": problems})
@@ -291,7 +318,7 @@ class FakeDiscord:
         iid = request.match_info["iid"]
         if iid in self.expired:
             return _error(404, 10062, "Unknown interaction")
-        body = request["body"]
+        body = request[_BODY]
         data = body.get("data") or {}
         if body.get("type") == 4:
             problems = message_problems(data)
@@ -313,7 +340,7 @@ class FakeDiscord:
         )
 
     async def _webhook_post(self, request: web.Request) -> web.Response:
-        body = request["body"]
+        body = request[_BODY]
         problems = message_problems(body)
         if problems:
             return self._reject(body, problems)
@@ -324,7 +351,7 @@ class FakeDiscord:
         return _json(_message(CHANNEL_ID, body, webhook_id=wid))
 
     async def _webhook_patch(self, request: web.Request) -> web.Response:
-        body = request["body"]
+        body = request[_BODY]
         problems = message_problems(body)
         if problems:
             return self._reject(body, problems)
@@ -333,7 +360,7 @@ class FakeDiscord:
 
     async def _channel_post(self, request: web.Request) -> web.Response:
         channel = request.match_info["cid"]
-        body = request["body"]
+        body = request[_BODY]
         problems = message_problems(body)
         if problems:
             return self._reject(body, problems)

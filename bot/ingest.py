@@ -1,0 +1,168 @@
+"""One feed-ingest cycle: lease due feeds, poll them, enrich teasers, store, record health.
+
+Several processes can run cycles against one PostgreSQL database: each leases the feeds
+it polls, so a feed is fetched by one worker at a time. A failing feed records its error
+and backs off; the rest of the cycle goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.config import Settings
+from bot.core.models import ArticleDraft
+from bot.pipeline import IngestStats, Pipeline, content_hash
+from bot.sources.extract import FullTextExtractor
+from bot.sources.fetch import Fetcher, FetchOptions
+from bot.sources.poll import Outcome, Poller, PollPolicy, PollResult
+from bot.sources.ssrf import Resolver
+from bot.store.db import Database
+from bot.store.feeds import FeedState
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class CycleReport:
+    feeds: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    stats: IngestStats = field(default_factory=IngestStats)
+    seen_on_first_run: int = 0
+    seconds: float = 0.0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(self.outcomes.items()))
+        seen = (
+            f", {self.seen_on_first_run} existing items marked seen"
+            if self.seen_on_first_run
+            else ""
+        )
+        return (
+            f"ingest: {self.feeds} feeds ({parts or 'none due'}), {self.stats}{seen} "
+            f"in {self.seconds:.1f} s"
+        )
+
+
+def fetch_options(settings: Settings) -> FetchOptions:
+    s = settings.sources
+    return FetchOptions(
+        total_timeout=s.fetch_timeout_s,
+        max_bytes=int(s.max_body_mb * 1024 * 1024),
+        per_host_limit=s.per_host_concurrency,
+        global_limit=s.global_concurrency,
+        allow_private_networks=s.allow_private_networks,
+    )
+
+
+class FeedIngest:
+    """Owns the fetcher, poller and full-text extractor for the life of the process."""
+
+    def __init__(
+        self,
+        db: Database,
+        pipeline: Pipeline,
+        settings: Settings,
+        *,
+        parse_executor: Executor | None = None,
+        resolver: Resolver | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self._db = db
+        self._pipeline = pipeline
+        self._settings = settings
+        self._owner = owner or worker_id()
+        self.fetcher = Fetcher(fetch_options(settings), resolver=resolver)
+        self.poller = Poller(
+            self.fetcher,
+            executor=parse_executor,
+            policy=PollPolicy(min_interval_s=60),
+        )
+        self.extractor = FullTextExtractor(self.fetcher, threshold=settings.sources.teaser_chars)
+
+    async def close(self) -> None:
+        await self.fetcher.close()
+
+    async def run_once(
+        self,
+        *,
+        now: datetime | None = None,
+        backfill: int | None = None,
+        progress: Progress | None = None,
+        limit: int = 10_000,
+    ) -> CycleReport:
+        started = time.monotonic()
+        now = now or datetime.now(UTC)
+        report = CycleReport()
+        states = await self._db.feeds.lease_due(self._owner, now, limit=limit)
+        by_url = {s.url: s for s in states}
+        report.feeds = len(states)
+        done = 0
+        if progress:
+            progress(0, len(states))
+        async for result in self.poller.poll_all(
+            states, concurrency=self._settings.sources.global_concurrency
+        ):
+            state = by_url[result.url]
+            try:
+                await self._store(state, result, report, backfill)
+            except Exception as exc:  # one feed's trouble never ends the cycle
+                log.exception("ingest: feed_url=%s failed to store", state.url)
+                report.errors.append((state.url, f"store: {exc.__class__.__name__}"))
+                await self._db.feeds.record(
+                    dataclasses.replace(state, last_error=f"store: {exc.__class__.__name__}")
+                )
+            done += 1
+            if progress:
+                progress(done, len(states))
+        report.seconds = time.monotonic() - started
+        return report
+
+    async def _store(
+        self, state: FeedState, result: PollResult, report: CycleReport, backfill: int | None
+    ) -> None:
+        report.outcomes[result.outcome.value] = report.outcomes.get(result.outcome.value, 0) + 1
+        if result.last_error:
+            report.errors.append((state.url, result.last_error))
+        updates = result.state_updates()
+        if result.interval_s:
+            updates["interval_s"] = result.interval_s
+        if result.outcome is Outcome.PARSED and result.drafts:
+            origin = f"feed:{state.id}"
+            drafts = [dataclasses.replace(d, feed_id=state.id) for d in result.drafts]
+            if state.last_fetch_at is None:
+                keep = state.backfill if backfill is None else backfill
+                drafts, seen = self._first_run(drafts, keep)
+                report.seen_on_first_run += await self._db.articles.mark_seen(origin, seen)
+            report.stats.add(await self._ingest(origin, drafts))
+        await self._db.feeds.record(dataclasses.replace(state, **updates))
+
+    @staticmethod
+    def _first_run(drafts: list[ArticleDraft], keep: int) -> tuple[list[ArticleDraft], list[str]]:
+        """A new feed's existing items are marked seen, except the latest ``keep``."""
+        newest = sorted(drafts, key=lambda d: d.published_at, reverse=True)
+        kept = newest[:keep]
+        return kept, [d.key for d in newest[keep:]]
+
+    async def _ingest(self, origin: str, drafts: Sequence[ArticleDraft]) -> IngestStats:
+        """Enrich only items not stored yet (a teaser is fetched once), then store."""
+        known = await self._db.articles.keys(origin)
+        hashes = {d.key: content_hash(d) for d in drafts}
+        fresh = [d for d in drafts if d.key not in known]
+        enriched = {d.key: d for d in await self.extractor.enrich_all(fresh)}
+        final = [enriched.get(d.key, d) for d in drafts]
+        return await self._pipeline.ingest(origin, final, hashes)

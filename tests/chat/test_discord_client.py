@@ -1,0 +1,201 @@
+"""The real discord.py client against the loopback Discord, driving the real core.
+
+Each test logs in over REST, connects to the fake gateway, receives injected
+interactions and answers them the way Discord would see it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.app import Core
+from bot.chat.discord import BriefbotClient, DiscordOptions, build_discord_client
+from bot.core.models import ChannelRef
+from tests.fakes.discord_fake import (
+    ADMIN_MEMBER,
+    BASIC_MEMBER,
+    CHANNEL_ID,
+    GUILD_ID,
+    MANAGE_CHANNELS,
+    TOKEN,
+    FakeDiscord,
+    message_problems,
+    opt,
+    running,
+    slash,
+    sub,
+)
+
+REF = ChannelRef("discord", str(CHANNEL_ID), str(GUILD_ID))
+
+
+@pytest.fixture
+async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    server = await FakeDiscord().start()
+    server.patch(monkeypatch)
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def bot(fake: FakeDiscord, core: Core) -> AsyncIterator[BriefbotClient]:
+    await core.ingest_seeds()
+    options = DiscordOptions(token=TOKEN, guild_ids=(GUILD_ID,), guild_ready_timeout=0.05)
+    client = build_discord_client(core.router, options, feeds=core.subscriptions)
+    assert isinstance(client, BriefbotClient)
+    async with running(client):
+        yield client
+
+
+async def ask(fake: FakeDiscord, interaction: dict[str, Any]) -> list[dict[str, Any]]:
+    """Inject an interaction; return the follow-ups it produced once the first arrives."""
+    token = interaction["token"]
+    await fake.inject(interaction)
+    await fake.wait_until(lambda: any(token in r.path for r in fake.calls("POST", "/webhooks/")))
+    return [r.body for r in fake.calls("POST", "/webhooks/") if token in r.path]
+
+
+def callback_of(fake: FakeDiscord, interaction: dict[str, Any]) -> dict[str, Any]:
+    [callback] = [c for c in fake.callbacks if c["interaction"] == interaction["id"]]
+    return callback
+
+
+async def test_client_logs_in_and_syncs_both_commands_to_the_dev_guild(
+    fake: FakeDiscord, bot: BriefbotClient
+) -> None:
+    commands = {c["name"]: c for c in fake.commands[GUILD_ID]}
+    assert set(commands) == {"briefing", "briefing-admin"}
+    assert [o["name"] for o in commands["briefing"]["options"]] == ["topic", "since"]
+    assert not any(o.get("required") for o in commands["briefing"]["options"])
+    admin = commands["briefing-admin"]
+    assert admin["default_member_permissions"] == str(MANAGE_CHANNELS)
+    assert {o["name"] for o in admin["options"]} == {
+        "subscribe",
+        "unsubscribe",
+        "feeds",
+        "topics",
+        "schedule",
+        "settings",
+    }
+    # default intents only: no members, presences or message content
+    assert fake.identifies[0]["intents"] & ((1 << 1) | (1 << 8) | (1 << 15)) == 0
+
+
+async def test_briefing_with_topic_defers_then_follows_up_with_valid_embeds(
+    fake: FakeDiscord, bot: BriefbotClient
+) -> None:
+    interaction = slash("briefing", [opt("topic", "ukraine"), opt("since", "3650d")])
+    [followup] = await ask(fake, interaction)
+
+    assert callback_of(fake, interaction)["type"] == 5  # deferred first
+    first_call = next(i for i, r in enumerate(fake.requests) if interaction["id"] in r.path)
+    assert fake.requests[first_call].path.endswith("/callback")
+    assert message_problems(followup) == {}
+    assert followup["embeds"], followup
+    assert "ukraine" in followup["embeds"][0]["title"].lower()
+    assert "ukraine" in followup["content"].lower()
+    assert followup["allowed_mentions"] == {"parse": []}
+
+
+async def test_bad_window_gets_a_polite_text_reply(fake: FakeDiscord, bot: BriefbotClient) -> None:
+    interaction = slash("briefing", [opt("since", "forever")])
+    [reply] = await ask(fake, interaction)
+    assert "didn't understand" in reply["content"]
+    assert "embeds" not in reply or not reply["embeds"]
+
+
+async def test_member_without_manage_is_refused_even_when_discord_lets_the_call_through(
+    fake: FakeDiscord, bot: BriefbotClient, core: Core
+) -> None:
+    # Discord would hide the group from this member; a server can override that, so the
+    # interaction arrives anyway and the refusal must come from our side.
+    interaction = slash(
+        "briefing-admin", [sub("topics", action="add", words="energy")], permissions=BASIC_MEMBER
+    )
+    [reply] = await ask(fake, interaction)
+    assert "only admins" in reply["content"]
+    assert callback_of(fake, interaction)["data"]["flags"] == 64  # ephemeral
+    assert (await core.db.channels.channel(REF)).topics == ()
+
+    allowed = slash(
+        "briefing-admin", [sub("topics", action="add", words="energy")], permissions=ADMIN_MEMBER
+    )
+    [reply] = await ask(fake, allowed)
+    assert "energy" in reply["content"]
+    assert (await core.db.channels.channel(REF)).topics == ("energy",)
+
+
+async def test_schedule_and_settings_round_trip_through_the_core(
+    fake: FakeDiscord, bot: BriefbotClient
+) -> None:
+    schedule = sub("schedule", when="weekdays 08:00", timezone="Europe/Kyiv")
+    [reply] = await ask(fake, slash("briefing-admin", [schedule], permissions=ADMIN_MEMBER))
+    assert "Europe/Kyiv" in reply["content"]
+    [reply] = await ask(fake, slash("briefing-admin", [sub("settings")], permissions=ADMIN_MEMBER))
+    assert "Europe/Kyiv" in reply["content"]
+
+
+async def test_time_zone_autocomplete_suggests_iana_zones(
+    fake: FakeDiscord, bot: BriefbotClient
+) -> None:
+    focused = {
+        "name": "schedule",
+        "type": 1,
+        "options": [opt("when", "daily 08:00"), opt("timezone", "kyi", focused=True)],
+    }
+    interaction = slash("briefing-admin", [focused], permissions=ADMIN_MEMBER, interaction_type=4)
+    await fake.inject(interaction)
+    await fake.wait_until(
+        lambda: any(c["interaction"] == interaction["id"] for c in fake.callbacks)
+    )
+    callback = callback_of(fake, interaction)
+    assert callback["type"] == 8
+    assert {"name": "Europe/Kyiv", "value": "Europe/Kyiv"} in callback["data"]["choices"]
+
+
+async def test_an_interaction_answered_too_late_is_logged_and_the_bot_goes_on(
+    fake: FakeDiscord, bot: BriefbotClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    late = slash("briefing")
+    fake.expire(late["id"])
+    with caplog.at_level(logging.WARNING, logger="bot.chat.discord"):
+        await fake.inject(late)
+        await fake.wait_until(
+            lambda: any(r.status == 404 for r in fake.calls("POST", late["id"] + "/"))
+        )
+        # the next user is served normally by the same client
+        [reply] = await ask(fake, slash("briefing", [opt("since", "3650d")]))
+    assert reply["embeds"]
+    assert not bot.is_closed()
+    assert any("expired" in r.getMessage() and late["id"] in r.getMessage() for r in caplog.records)
+    # no follow-up was attempted for the expired one
+    assert not [r for r in fake.calls("POST", "/webhooks/") if late["token"] in r.path]
+
+
+async def test_a_follow_up_after_the_token_expired_is_logged_not_raised(
+    fake: FakeDiscord, bot: BriefbotClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail("/webhooks/", 404, 10015, "Unknown Webhook")
+    with caplog.at_level(logging.WARNING, logger="bot.chat.discord"):
+        await ask(fake, slash("briefing", [opt("since", "3650d")]))
+        [reply] = await ask(fake, slash("briefing", [opt("since", "3650d")]))
+    assert reply["embeds"]
+    assert any("too late" in r.getMessage() for r in caplog.records)
+
+
+async def test_every_message_payload_disables_mentions(
+    fake: FakeDiscord, bot: BriefbotClient
+) -> None:
+    await ask(fake, slash("briefing", [opt("topic", "@everyone"), opt("since", "3650d")]))
+    await ask(fake, slash("briefing-admin", [sub("feeds")], permissions=ADMIN_MEMBER))
+    await ask(fake, slash("briefing-admin", [sub("settings")], permissions=BASIC_MEMBER))
+    payloads = [m for m in fake.messages if "content" in m or "embeds" in m]
+    assert len(payloads) >= 3
+    assert all(m["allowed_mentions"] == {"parse": []} for m in payloads)
+    assert not any("@everyone" in str(m.get("content", "")) for m in payloads)
