@@ -19,14 +19,23 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import discord
 from discord import app_commands
 
 from bot.core.models import ChannelRef, FeedInfo, IncomingCommand, Reply
-from bot.delivery.render_discord import render_briefing, render_text, truncate
+from bot.delivery.render_discord import DiscordPublisher, render_briefing, render_text, truncate
 from bot.errors import ConfigError
+
+__all__ = [
+    "BriefbotClient",
+    "DiscordOptions",
+    "DiscordPublisher",
+    "ShardedBriefbotClient",
+    "build_discord_client",
+    "run_discord",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +72,13 @@ class DiscordSettingsLike(Protocol):
     def shard_count(self) -> int: ...
 
 
+class SettingsLike(Protocol):
+    """``bot.config.Settings`` as far as this adapter reads it."""
+
+    @property
+    def discord(self) -> DiscordSettingsLike: ...
+
+
 @dataclass(frozen=True)
 class DiscordOptions:
     """How to run the bot. The token is kept out of ``repr`` and never logged."""
@@ -84,11 +100,14 @@ class DiscordOptions:
     @classmethod
     def from_env(
         cls,
-        section: DiscordSettingsLike | None = None,
+        settings: SettingsLike | DiscordSettingsLike | None = None,
         env: Mapping[str, str] | None = None,
         **overrides: Any,
     ) -> DiscordOptions:
-        """Token from ``DISCORD_TOKEN``; ids and sharding from the ``[discord]`` section."""
+        """Token from ``DISCORD_TOKEN``; ids and sharding from ``[discord]`` (the whole
+        ``Settings`` or just its section)."""
+        nested = getattr(settings, "discord", None)
+        section = cast("DiscordSettingsLike | None", settings if nested is None else nested)
         env = os.environ if env is None else env
         token = env.get("DISCORD_TOKEN", "").strip()
         if not token:

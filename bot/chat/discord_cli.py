@@ -7,13 +7,14 @@ for development. The invite link asks only for what posting digests needs.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import discord
 
-from bot.chat.discord import DiscordOptions, build_discord_client
+from bot.chat.discord import DiscordOptions, SettingsLike, build_discord_client
 from bot.core.models import IncomingCommand, Reply
 from bot.errors import ConfigError, DeliveryError
 
@@ -74,15 +75,50 @@ async def application_id(options: DiscordOptions) -> int:
     return info.id
 
 
-def cmd_sync(options: DiscordOptions, guild_id: int | None = None) -> int:
+async def cmd_sync(options: DiscordOptions, guild_id: int | None = None) -> int:
     """CLI: ``briefbot discord sync [--guild ID]``; prints what was synced."""
-    names = asyncio.run(sync_commands(options, guild_id))
-    where = f"guild {guild_id}" if guild_id else "globally (may take up to an hour to appear)"
+    names = await sync_commands(options, guild_id)
+    where = f"in guild {guild_id}" if guild_id else "globally (may take up to an hour to appear)"
     print(f"Synced {len(names)} commands {where}: {', '.join('/' + n for n in names)}")
     return 0
 
 
-def cmd_invite(options: DiscordOptions) -> int:
-    """CLI: ``briefbot discord invite``; prints the invite URL."""
-    print(invite_url(asyncio.run(application_id(options))))
+async def cmd_invite(options: DiscordOptions) -> int:
+    """CLI: ``briefbot discord invite``; prints the invite URL.
+
+    With ``[discord] application_id`` set no token is needed (``DiscordOptions(token="",
+    application_id=...)``); otherwise the id is asked from Discord with the token.
+    """
+    print(invite_url(await application_id(options)))
     return 0
+
+
+async def sync_command(
+    settings: SettingsLike, guilds: Sequence[str], env: Mapping[str, str] | None = None
+) -> int:
+    """``briefbot discord sync [--guild ID ...]``: globally, or to each given guild."""
+    options = DiscordOptions.from_env(settings, env)
+    try:
+        guild_ids = [int(g) for g in guilds]
+    except ValueError as exc:
+        raise ConfigError("discord sync: --guild must be a numeric guild id") from exc
+    if not guild_ids:
+        return await cmd_sync(options)
+    for guild_id in guild_ids:
+        await cmd_sync(options, guild_id)
+    return 0
+
+
+async def invite_command(settings: SettingsLike, env: Mapping[str, str] | None = None) -> int:
+    """``briefbot discord invite``: from ``[discord] application_id``, else via the token."""
+    env = os.environ if env is None else env
+    configured = settings.discord.application_id.strip()
+    if configured:
+        if not configured.isdigit():
+            raise ConfigError("config: [discord] application_id must be a numeric id")
+        return await cmd_invite(DiscordOptions(token="", application_id=int(configured)))
+    if not env.get("DISCORD_TOKEN"):
+        raise ConfigError(
+            "discord invite: set [discord] application_id or the DISCORD_TOKEN environment variable"
+        )
+    return await cmd_invite(DiscordOptions.from_env(settings, env))

@@ -57,7 +57,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "users:read")
+# Asked for at OAuth install; the same list as deploy/slack-manifest.yml (a test checks).
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "users:read",
+    "channels:history",
+    "groups:history",
+)
 APOLOGY = "Sorry, something went wrong while answering /briefing. Please try again in a minute."
 _FALLBACK_TO_RESPOND = {"not_in_channel", "channel_not_found"}
 
@@ -94,10 +102,20 @@ class SlackOptions:
         return self.mode == "http" and bool(self.client_id and self.client_secret)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **values: Any) -> SlackOptions:
-        """Options from ``values`` plus the SLACK_* secrets in ``env`` (default os.environ)."""
+    def from_env(
+        cls,
+        settings: Settings | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> SlackOptions:
+        """Options from ``settings`` (``[slack]``, ``[chat] admin_user_ids``, the database
+        URL) plus the SLACK_* secrets in ``env`` (default: ``os.environ``); validated.
+
+        ``overrides`` replace single fields (tests, or a CLI flag).
+        """
         env = os.environ if env is None else env
-        secrets: dict[str, Any] = {
+        values: dict[str, Any] = {
             "bot_token": env.get("SLACK_BOT_TOKEN") or None,
             "app_token": env.get("SLACK_APP_TOKEN") or None,
             "signing_secret": env.get("SLACK_SIGNING_SECRET") or None,
@@ -105,26 +123,19 @@ class SlackOptions:
             "client_secret": env.get("SLACK_CLIENT_SECRET") or None,
             "redirect_uri": env.get("SLACK_REDIRECT_URI") or None,
         }
-        secrets.update(values)
-        if "admin_user_ids" in secrets:
-            secrets["admin_user_ids"] = frozenset(secrets["admin_user_ids"])
-        options = cls(**secrets)
+        if settings is not None:
+            values.update(
+                mode=settings.slack.mode,
+                host=settings.slack.host,
+                port=settings.slack.port,
+                admin_user_ids=settings.chat.admin_user_ids,
+                database_url=settings.database_url,
+            )
+        values.update(overrides)
+        values["admin_user_ids"] = frozenset(values.get("admin_user_ids", ()))
+        options = cls(**values)
         options.validate()
         return options
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, env: Mapping[str, str] | None = None
-    ) -> SlackOptions:
-        """Options from ``bot.config.Settings`` (``[slack]``, ``[chat]``) and the environment."""
-        return cls.from_env(
-            env,
-            mode=settings.slack.mode,
-            host=settings.slack.host,
-            port=settings.slack.port,
-            admin_user_ids=settings.chat.admin_user_ids,
-            database_url=settings.database_url,
-        )
 
     def validate(self) -> None:
         """Raise ConfigError naming the missing variable for the chosen mode."""
@@ -162,8 +173,8 @@ def _oauth_stores(options: SlackOptions) -> tuple[AsyncEngine, AsyncInstallation
     # build_slack_app synchronous.
     sync_engine = sqlalchemy.create_engine(sync_url)
     try:
-        SQLAlchemyInstallationStore(options.client_id, sync_engine).create_tables()
-        SQLAlchemyOAuthStateStore(600, sync_engine).create_tables()
+        SQLAlchemyInstallationStore(options.client_id, sync_engine).create_tables()  # type: ignore[no-untyped-call]
+        SQLAlchemyOAuthStateStore(600, sync_engine).create_tables()  # type: ignore[no-untyped-call]
     finally:
         sync_engine.dispose()
     engine = create_async_engine(async_url)

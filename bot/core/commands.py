@@ -261,7 +261,7 @@ class CommandRouter:
 
 def _human(span: timedelta) -> str:
     seconds = int(span.total_seconds())
-    if seconds % 86400 == 0:
+    if seconds % 86400 == 0 and seconds >= 2 * 86400:
         days = seconds // 86400
         return f"{days} day" + ("s" if days != 1 else "")
     if seconds % 3600 == 0:

@@ -241,6 +241,8 @@ class DiscordPublisher:
         self._client = client
 
     async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
+        if self._client.user is None:  # not logged in yet (start-up) or already closed
+            raise DeliveryError("discord: the client is not connected yet", retry_after=15.0)
         try:
             channel_id = int(ref.channel)
             guild_id = int(ref.workspace) if ref.workspace else None

@@ -77,6 +77,7 @@ class FullTextExtractor:
         self.threshold = threshold
         self.executor = executor
         self.cache: MutableMapping[str, str | None] = cache if cache is not None else _LRU(2048)
+        self._pending: dict[str, asyncio.Future[str | None]] = {}
 
     def wants(self, draft: ArticleDraft) -> bool:
         """True when the draft is a teaser with a page to read."""
@@ -89,8 +90,15 @@ class FullTextExtractor:
         url = draft.url
         if url in self.cache:
             text = self.cache[url]
+        elif url in self._pending:  # another item links the same page: wait for it
+            text = await asyncio.shield(self._pending[url])
         else:
-            text = await self._extract(url)
+            task = asyncio.ensure_future(self._extract(url))
+            self._pending[url] = task
+            try:
+                text = await asyncio.shield(task)
+            finally:
+                self._pending.pop(url, None)
             self.cache[url] = text
         if not text or len(text) <= len(draft.text):
             return draft

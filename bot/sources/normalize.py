@@ -181,11 +181,8 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     """
     if not url:
         return None
-    url = url.strip()
-    if base:
-        url = urljoin(base, url)
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(urljoin(base, url.strip()) if base else url.strip())
         port = parts.port
     except ValueError:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -143,6 +144,7 @@ class FeedRepo:
         On PostgreSQL the claim uses ``FOR UPDATE SKIP LOCKED`` so concurrent workers
         never block on, or double-claim, the same feed.
         """
+        token = f"{owner}/{uuid.uuid4().hex[:12]}"
         due = (
             select(feeds.c.id)
             .where(
@@ -153,18 +155,18 @@ class FeedRepo:
             .order_by(feeds.c.next_fetch_at.is_not(None), feeds.c.next_fetch_at, feeds.c.id)
             .limit(limit)
         )
+        if self._engine.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        # One UPDATE … WHERE id IN (SELECT …): atomic on SQLite, SKIP LOCKED on PostgreSQL.
         async with self._engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            ids = [int(i) for i in (await conn.execute(due)).scalars()]
-            if not ids:
-                return []
             await conn.execute(
                 update(feeds)
-                .where(feeds.c.id.in_(ids))
-                .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
+                .where(feeds.c.id.in_(due.scalar_subquery()))
+                .values(lease_owner=token, lease_until=now + timedelta(seconds=lease_s))
             )
-            rows = await conn.execute(select(feeds).where(feeds.c.id.in_(ids)).order_by(feeds.c.id))
+            rows = await conn.execute(
+                select(feeds).where(feeds.c.lease_owner == token).order_by(feeds.c.id)
+            )
             return [_state(r) for r in rows]
 
     async def record(self, state: FeedState) -> None:

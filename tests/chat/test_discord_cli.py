@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from bot.chat.discord import DiscordOptions
-from bot.chat.discord_cli import application_id, invite_url, sync_commands
+from bot.chat.discord_cli import (
+    application_id,
+    cmd_invite,
+    cmd_sync,
+    invite_command,
+    invite_url,
+    sync_command,
+    sync_commands,
+)
+from bot.config import test_settings
 from bot.errors import ConfigError
 from tests.fakes.discord_fake import APP_ID, GUILD_ID, TOKEN, FakeDiscord
 
@@ -64,3 +74,41 @@ def test_options_read_the_token_from_the_environment_and_never_show_it() -> None
     assert "s3cr3t" not in repr(options) and "s3cr3t" not in str(options)
     with pytest.raises(ConfigError, match="DISCORD_TOKEN"):
         DiscordOptions.from_env(env={})
+
+
+async def test_cli_commands_print_what_a_user_needs(
+    fake: FakeDiscord, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await cmd_sync(DiscordOptions(token=TOKEN), guild_id=GUILD_ID) == 0
+    assert f"Synced 2 commands in guild {GUILD_ID}" in capsys.readouterr().out
+    assert await cmd_invite(DiscordOptions(token="", application_id=APP_ID)) == 0
+    assert capsys.readouterr().out.strip() == invite_url(APP_ID)
+
+
+async def test_cli_entry_points_read_settings_and_environment(
+    fake: FakeDiscord, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    env = {"DISCORD_TOKEN": TOKEN}
+    plain = test_settings(tmp_path)
+    with_id = test_settings(tmp_path, discord={"application_id": "42"})
+    assert await sync_command(plain, [str(GUILD_ID)], env) == 0
+    assert sorted(c["name"] for c in fake.commands[GUILD_ID]) == ["briefing", "briefing-admin"]
+    assert await sync_command(plain, [], env) == 0
+    assert None in fake.commands
+    capsys.readouterr()
+    assert await invite_command(with_id, env={}) == 0
+    assert "client_id=42&" in capsys.readouterr().out
+    assert await invite_command(plain, env) == 0
+    assert f"client_id={APP_ID}&" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="application_id or the DISCORD_TOKEN"):
+        await invite_command(plain, env={})
+
+
+def test_options_from_settings_take_ids_and_sharding(tmp_path: Path) -> None:
+    settings = test_settings(
+        tmp_path, discord={"application_id": "42", "guild_ids": ["7", "8"], "shard_count": 4}
+    )
+    options = DiscordOptions.from_env(settings, env={"DISCORD_TOKEN": TOKEN})
+    assert (options.application_id, options.guild_ids) == (42, (7, 8))
+    assert options.shard_count == 4 and options.sharded
+    assert not DiscordOptions.from_env(test_settings(tmp_path), env={"DISCORD_TOKEN": "x"}).sharded

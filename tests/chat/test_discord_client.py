@@ -74,7 +74,7 @@ async def test_client_logs_in_and_syncs_both_commands_to_the_dev_guild(
     assert [o["name"] for o in commands["briefing"]["options"]] == ["topic", "since"]
     assert not any(o.get("required") for o in commands["briefing"]["options"])
     admin = commands["briefing-admin"]
-    assert admin["default_member_permissions"] == str(MANAGE_CHANNELS)
+    assert int(admin["default_member_permissions"]) == MANAGE_CHANNELS
     assert {o["name"] for o in admin["options"]} == {
         "subscribe",
         "unsubscribe",

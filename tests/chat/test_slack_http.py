@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,19 @@ import pytest
 from bot.app import Core, open_core
 from bot.chat.slack import SlackOptions, build_slack_app, start_slack
 from bot.config import test_settings
-from bot.core.models import ArticleDraft, ChannelRef, IncomingCommand, Reply
-from tests.fakes.slack_api import FakeSlack, check_blocks, form, serve_bolt, signed, slash_payload
+from bot.core.models import ChannelRef, IncomingCommand, Reply
+from tests.fakes.slack_api import (
+    ARTICLES,
+    FakeSlack,
+    check_blocks,
+    form,
+    serve_bolt,
+    signed,
+    slash_payload,
+)
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-1"
-EVIL = "Hello <!channel> @everyone <https://evil|click>"
 EVIL_ESCAPED = "Hello &lt;!channel&gt; @everyone &lt;https://evil|click&gt;"
 
 
@@ -74,24 +80,6 @@ class Harness:
         if len(self.fake.responses) > responses_before:
             return self.fake.responses[responses_before]
         return self.fake.posts()[posts_before].args
-
-
-def draft(n: int, title: str, text: str, hours_ago: float, source: str = "wire") -> ArticleDraft:
-    return ArticleDraft(
-        source=source,
-        key=f"{source}-{n}",
-        title=title,
-        text=text,
-        published_at=datetime.now(UTC) - timedelta(hours=hours_ago),
-        url=f"https://{source}.example/{n}",
-    )
-
-
-ARTICLES = [
-    draft(1, "Ukraine and Russia agree on grain corridor talks", "Ukraine grain talks. " * 20, 1),
-    draft(2, "Central bank holds interest rates steady", "Rates unchanged today. " * 20, 10),
-    draft(3, EVIL, "A perfectly ordinary article about nothing in particular. " * 5, 2),
-]
 
 
 @pytest.fixture
@@ -295,3 +283,29 @@ async def test_start_slack_serves_http_on_the_configured_host(tmp_path: Path) ->
         finally:
             await running.stop()
     await core.close()
+
+
+class BrokenRouter:
+    """Stands in for a core that fails in an unexpected way (the router itself never
+    raises for user input; this checks the adapter's own last line of defence)."""
+
+    async def dispatch(self, cmd: IncomingCommand) -> Reply:
+        raise RuntimeError("database file is locked: /secret/path")
+
+
+async def test_unexpected_failure_gets_a_short_ephemeral_apology() -> None:
+    options = SlackOptions(mode="http", signing_secret=SECRET, bot_token=TOKEN, post_interval=0)
+    async with FakeSlack() as fake:
+        fake.add_workspace("T1", TOKEN)
+        app = build_slack_app(BrokenRouter(), options, client_base_url=fake.api_url)
+        async with serve_bolt(app) as url, aiohttp.ClientSession() as session:
+            body = form(slash_payload("", user="UMEMBER", response_url=fake.response_url()))
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            headers.update(signed(SECRET, body))
+            async with session.post(url + "/slack/events", data=body, headers=headers) as r:
+                assert r.status == 200
+            await fake.wait_for(lambda: fake.responses)
+    [reply] = fake.responses
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"].startswith("Sorry, something went wrong")
+    assert "secret" not in reply["text"] and not fake.posts()

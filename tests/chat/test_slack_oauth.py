@@ -18,8 +18,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.app import Core, open_core
 from bot.chat.slack import SlackOptions, build_slack_app, close_slack_app
 from bot.config import test_settings
-from tests.chat.test_slack_http import ARTICLES
-from tests.fakes.slack_api import FakeSlack, form, serve_bolt, signed, slash_payload
+from tests.fakes.slack_api import ARTICLES, FakeSlack, form, serve_bolt, signed, slash_payload
 
 SECRET = "oauth-signing-secret"
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")

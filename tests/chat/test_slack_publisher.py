@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.chat.slack import SlackOptions
+from bot.config import test_settings
 from bot.core.models import Briefing, BriefingItem, ChannelRef, SourceLink
 from bot.delivery.render_slack import METADATA_EVENT, SlackPublisher
 from bot.errors import ConfigError, DeliveryError
@@ -157,20 +158,35 @@ def test_options_from_env_validate_and_hide_secrets() -> None:
         "SLACK_APP_TOKEN": "xapp-secret-app",
         "SLACK_SIGNING_SECRET": "signing-secret-value",
     }
-    options = SlackOptions.from_env(env, mode="socket", admin_user_ids=["U1"])
+    options = SlackOptions.from_env(env=env, mode="socket", admin_user_ids=["U1"])
     assert options.bot_token == "xoxb-secret-bot" and options.admin_user_ids == {"U1"}
     shown = repr(options)
     for secret in env.values():
         assert secret not in shown
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
-        SlackOptions.from_env({"SLACK_BOT_TOKEN": "x"}, mode="socket")
+        SlackOptions.from_env(env={"SLACK_BOT_TOKEN": "x"}, mode="socket")
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
-        SlackOptions.from_env({"SLACK_BOT_TOKEN": "x"}, mode="http")
+        SlackOptions.from_env(env={"SLACK_BOT_TOKEN": "x"}, mode="http")
     with pytest.raises(ConfigError, match="SLACK_CLIENT_ID"):
-        SlackOptions.from_env({"SLACK_SIGNING_SECRET": "s"}, mode="http")
+        SlackOptions.from_env(env={"SLACK_SIGNING_SECRET": "s"}, mode="http")
     oauth = SlackOptions.from_env(
-        {"SLACK_SIGNING_SECRET": "s", "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "cs"},
+        env={"SLACK_SIGNING_SECRET": "s", "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "cs"},
         mode="http",
         database_url="sqlite:///x.db",
     )
-    assert oauth.oauth and "cs" not in repr(oauth).replace("client_id", "")
+    assert oauth.oauth and "'cs'" not in repr(oauth)
+
+
+def test_options_from_settings(tmp_path: Path) -> None:
+    settings = test_settings(
+        tmp_path,
+        slack={"mode": "http", "host": "127.0.0.1", "port": 3100},
+        chat={"admin_user_ids": ["UBOSS"]},
+    )
+    env = {"SLACK_SIGNING_SECRET": "s", "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "cs"}
+    options = SlackOptions.from_env(settings, env=env)
+    assert (options.mode, options.host, options.port) == ("http", "127.0.0.1", 3100)
+    assert options.admin_user_ids == {"UBOSS"} and options.oauth
+    assert options.database_url == settings.database_url
+    with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
+        SlackOptions.from_env(test_settings(tmp_path), env={"SLACK_BOT_TOKEN": "xoxb-1"})

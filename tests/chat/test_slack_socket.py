@@ -13,8 +13,7 @@ import pytest
 from bot.app import Core, open_core
 from bot.chat.slack import SlackOptions, build_slack_app, run_slack, start_slack
 from bot.config import test_settings
-from tests.chat.test_slack_http import ARTICLES
-from tests.fakes.slack_api import FakeSlack, check_blocks, slash_payload
+from tests.fakes.slack_api import ARTICLES, FakeSlack, check_blocks, slash_payload
 
 TOKEN = "xoxb-socket"
 

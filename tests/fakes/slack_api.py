@@ -18,11 +18,16 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
+
+from bot.core.models import ArticleDraft
+
+EVIL = "Hello <!channel> @everyone <https://evil|click>"
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -371,3 +376,25 @@ def signed(secret: str, body: str, *, age: float = 0.0, bad: bool = False) -> di
 
 def form(fields: dict[str, str]) -> str:
     return urlencode(fields)
+
+
+# -- articles for the real core ----------------------------------------------------------
+
+
+def draft(n: int, title: str, text: str, hours_ago: float, source: str = "wire") -> ArticleDraft:
+    return ArticleDraft(
+        source=source,
+        key=f"{source}-{n}",
+        title=title,
+        text=text,
+        published_at=datetime.now(UTC) - timedelta(hours=hours_ago),
+        url=f"https://{source}.example/{n}",
+    )
+
+
+# Fed through the real pipeline: two topics, two ages, and one hostile title.
+ARTICLES = [
+    draft(1, "Ukraine and Russia agree on grain corridor talks", "Ukraine grain talks. " * 20, 1),
+    draft(2, "Central bank holds interest rates steady", "Rates unchanged today. " * 20, 10),
+    draft(3, EVIL, "A perfectly ordinary article about nothing in particular. " * 5, 2),
+]

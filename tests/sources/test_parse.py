@@ -1,0 +1,164 @@
+"""Parsing every supported format into one normalised output, and the ugly cases."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.errors import ParseError
+from bot.sources.parse import parse_feed
+
+from .conftest import BOMB, FEEDS, HTML_PAGE, edited_feed
+
+NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "title", "count"),
+    [
+        ("rss20_liftoff.xml", "rss20", "Liftoff News", 4),
+        ("rss20_news.xml", "rss20", "World", 3),
+        ("rss10_xmlcom.xml", "rss10", "XML.com", 2),
+        ("atom10_releases.xml", "atom10", "Release notes from feed-rs", 4),
+        ("jsonfeed11.json", "json11", "Blog – InfluxData", 2),
+    ],
+)
+def test_each_format_gives_drafts(name: str, fmt: str, title: str, count: int) -> None:
+    feed = parse_feed((FEEDS / name).read_bytes(), url=f"http://feeds.test/{name}", now=NOW)
+    assert (feed.format, feed.title, len(feed.entries)) == (fmt, title, count)
+    assert feed.bozo is None
+    for draft in feed.entries:
+        assert draft.source == title
+        assert draft.key and draft.title and draft.text
+        assert draft.published_at.tzinfo is not None and draft.published_at <= NOW
+        assert "<" not in draft.text and "&lt;" not in draft.text
+
+
+def test_rss_item_fields() -> None:
+    feed = parse_feed((FEEDS / "rss20_liftoff.xml").read_bytes(), url="http://feeds.test/a", now=NOW)
+    first, untitled = feed.entries[0], feed.entries[1]
+    assert first.key == "http://liftoff.msfc.nasa.gov/2003/06/03.html#item573"  # the guid
+    assert first.url == "http://liftoff.msfc.nasa.gov/news/2003/news-starcity.asp"
+    assert first.published_at == datetime(2003, 6, 3, 9, 39, 21, tzinfo=UTC)
+    assert first.text.endswith("at Russia's Star City.")  # entity-encoded HTML → text
+    assert first.language == "en" and first.author == "writer@example.com (Writer)"
+    assert untitled.title.startswith("Sky watchers in Europe")  # no <title>: opening words
+
+
+def test_atom_and_json_details() -> None:
+    atom = parse_feed((FEEDS / "atom10_releases.xml").read_bytes(), url="http://x.test/", now=NOW)
+    assert atom.entries[0].published_at == datetime(2020, 1, 19, 5, 8, 59, tzinfo=UTC)
+    assert atom.entries[0].text.splitlines()[1] == "migrate to Rust 2018 edition"
+    assert atom.entries[0].author == "markpritchard"
+    feed = parse_feed((FEEDS / "jsonfeed11.json").read_bytes(), url="http://j.test/", now=NOW)
+    item = feed.entries[0]
+    assert item.published_at == datetime(2019, 5, 31, 19, 17, 58, tzinfo=UTC)  # RFC 822 date
+    assert item.author == "Chris Churilo, Fake Author 1"
+    assert item.title == "InfluxDB vs. Graphite for Time Series Data & Metrics Benchmark"
+    assert feed.language == "en" and item.language == "en"
+
+
+def test_feed_refresh_hints() -> None:
+    feed = parse_feed((FEEDS / "rss20_news.xml").read_bytes(), url="http://n.test/", now=NOW)
+    assert feed.ttl_s == 60 and feed.update_period_s == 3600
+    assert feed.interval_hint_s == 3600
+
+
+def test_missing_and_future_dates_become_fetch_time() -> None:
+    feed = parse_feed((FEEDS / "rss10_xmlcom.xml").read_bytes(), url="http://x.test/", now=NOW)
+    assert {d.published_at for d in feed.entries} == {NOW}
+    body = (
+        b'<rss version="2.0"><channel><title>T</title><item><guid>f</guid><title>Future</title>'
+        b"<pubDate>Fri, 01 Jan 2100 00:00:00 GMT</pubDate></item></channel></rss>"
+    )
+    assert parse_feed(body, url="http://x.test/", now=NOW).entries[0].published_at == NOW
+
+
+def test_json_feed_1_0_and_bad_items() -> None:
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1", "title": "J", "items": ['
+        b'{"id": 7, "content_text": "Seven.", "date_published": "2026-03-01T10:00:00Z"},'
+        b'{"id": "a", "url": "https://j.test/a?fbclid=x", "content_html": "<p>A <b>b</b></p>"},'
+        b'"junk", {"id": "a", "content_text": "duplicate id"}]}'
+    )
+    feed = parse_feed(body, url="http://j.test/feed.json", now=NOW)
+    assert [d.key for d in feed.entries] == ["7", "a"]
+    assert feed.entries[0].published_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert feed.entries[1].url == "https://j.test/a" and feed.entries[1].text == "A b"
+    assert feed.bozo == "an item is not an object" and feed.raw_entries == 3
+
+
+def test_wrong_content_type_still_parses() -> None:
+    body = (FEEDS / "rss20_liftoff.xml").read_bytes()
+    feed = parse_feed(body, url="http://x.test/", content_type="text/html; charset=utf-8")
+    assert len(feed.entries) == 4
+
+
+def test_gzip_bytes_without_content_encoding_are_inflated() -> None:
+    body = gzip.compress((FEEDS / "atom10_releases.xml").read_bytes())
+    assert len(parse_feed(body, url="http://x.test/", now=NOW).entries) == 4
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        (HTML_PAGE, "not a feed (an HTML page)"),
+        (b"", "not a feed (an empty body)"),
+        (b'{"hello": "world"}', "not a feed (JSON without a JSON Feed version)"),
+        (b"{not json", "not a feed (invalid JSON"),
+    ],
+)
+def test_not_a_feed(body: bytes, what: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_feed(body, url="http://x.test/home")
+    assert str(caught.value).startswith(f"parse: http://x.test/home: {what}")
+
+
+def test_bozo_feed_keeps_what_parsed() -> None:
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Broken & co</title>'
+        b"<item><guid>1</guid><title>One</title><description>first</description></item>"
+        b"<item><guid>2</guid><title>Two</title><description>second</description></item>"
+    )  # an unescaped & and no closing tags
+    feed = parse_feed(body, url="http://x.test/", now=NOW)
+    assert [d.title for d in feed.entries] == ["One", "Two"]
+    assert feed.bozo is not None
+
+
+def test_billion_laughs_does_not_expand() -> None:
+    feed = parse_feed(BOMB, url="http://x.test/bomb", now=NOW)
+    assert feed.bozo is not None and "entity declarations removed" in feed.bozo
+    assert len(feed.entries) == 1
+    assert len(feed.entries[0].text) < 100 and len(feed.title or "") < 100
+
+
+def test_edited_item_keeps_its_key() -> None:
+    before = parse_feed(edited_feed(1), url="http://city.test/rss", now=NOW).entries
+    after = parse_feed(edited_feed(2), url="http://city.test/rss", now=NOW).entries
+    assert [d.key for d in before] == [d.key for d in after] == [
+        "city-123",  # the guid
+        "https://city.example/news/park",  # no guid: the canonical link
+    ]
+    assert before[0].title != after[0].title
+    assert before[0].published_at != after[0].published_at
+    assert before[0].url == "https://city.example/news/budget"  # utm_* and fragment dropped
+
+
+def test_items_without_guid_or_link_get_a_content_hash_key() -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>T</title>'
+        b"<item><title>Same</title><description>x</description></item>"
+        b"<item><title>Same</title><description>x</description></item>"
+        b"<item><title>Other</title><description>x</description></item></channel></rss>"
+    )
+    feed = parse_feed(body, url="http://x.test/", now=NOW)
+    assert feed.raw_entries == 3 and len(feed.entries) == 2
+    assert all(d.key.startswith("sha256:") for d in feed.entries)
+
+
+def test_result_pickles_for_the_process_pool() -> None:
+    feed = parse_feed((FEEDS / "rss20_news.xml").read_bytes(), url="http://n.test/", now=NOW)
+    assert pickle.loads(pickle.dumps(feed)) == feed

@@ -1,0 +1,131 @@
+"""The store on a real SQLite file and a real PostgreSQL, with the same tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.core.models import ArticleDraft, ChannelRef
+from bot.core.ports import SaveOutcome
+from bot.store.db import Database, open_database
+from bot.store.leader import Leadership
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    database = await open_database(url)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+def draft(key: str, title: str = "Dam opens", text: str = "The dam opened.", **kw: object) -> ArticleDraft:
+    values: dict[str, object] = {
+        "source": "Example",
+        "key": key,
+        "title": title,
+        "text": text,
+        "published_at": NOW,
+        "url": f"https://example.org/{key}",
+    }
+    values.update(kw)
+    return ArticleDraft(**values)  # type: ignore[arg-type]
+
+
+async def test_migrations_are_idempotent(db: Database) -> None:
+    from bot.store import migrate
+
+    url = db.engine.url.render_as_string(hide_password=False)
+    await asyncio.to_thread(migrate.upgrade, url)
+    assert await db.feeds.all() == []
+
+
+async def test_save_new_unchanged_updated(db: Database) -> None:
+    first = await db.articles.save(draft("a"), "feed:1", "Sum.", "h1")
+    assert first.outcome is SaveOutcome.NEW
+    again = await db.articles.save(draft("a"), "feed:1", None, "h1")
+    assert (again.id, again.outcome) == (first.id, SaveOutcome.UNCHANGED)
+    edited = await db.articles.save(
+        draft("a", title="Dam opens early", published_at=NOW + timedelta(hours=1)),
+        "feed:1",
+        None,
+        "h1",
+    )
+    assert (edited.id, edited.outcome) == (first.id, SaveOutcome.UPDATED)
+    story_id = await db.articles.new_story(first.id, "Dam opens early", "Sum.")
+    (story,) = await db.articles.stories_between(NOW - timedelta(days=1), NOW + timedelta(days=1))
+    assert story.id == story_id
+    assert story.articles[0].summary == "Sum."  # kept: the content did not change
+    assert story.articles[0].title == "Dam opens early"
+
+
+async def test_tombstones_never_repost(db: Database) -> None:
+    saved = await db.articles.save(draft("gone"), "feed:1", "S", "h-gone")
+    assert await db.articles.forget("feed:1", ["gone"]) == 1
+    back = await db.articles.save(draft("gone"), "feed:1", "S", "h-gone")
+    assert back.outcome is SaveOutcome.UNCHANGED and back.id != saved.id
+    assert await db.articles.count_between(NOW - timedelta(days=1), NOW + timedelta(days=1)) == 0
+
+
+async def test_same_article_from_two_feeds_is_stored_once(db: Database) -> None:
+    one = await db.articles.save(draft("x", url="https://example.org/same"), "feed:1", "S", "hx")
+    two = await db.articles.save(draft("y", url="https://example.org/same"), "feed:2", "S", "hy")
+    assert one.outcome is SaveOutcome.NEW and two.outcome is SaveOutcome.UNCHANGED
+    assert one.id == two.id
+    by_hash = await db.articles.save(draft("z", url=None), "feed:3", "S", "hx")
+    assert by_hash.id == one.id
+    assert set((await db.articles.keys("feed:2"))) == {"y"}
+
+
+async def test_seen_keys_are_tombstones(db: Database) -> None:
+    assert await db.articles.mark_seen("feed:9", ["old1", "old2", "old1"]) == 2
+    saved = await db.articles.save(draft("old1"), "feed:9", "S", "h")
+    assert saved.outcome is SaveOutcome.UNCHANGED
+
+
+async def test_feed_leases_do_not_overlap(db: Database) -> None:
+    for n in range(10):
+        await db.feeds.add(f"https://example.org/{n}.xml")
+    a, b = await asyncio.gather(
+        db.feeds.lease_due("worker-a", NOW, limit=6), db.feeds.lease_due("worker-b", NOW, limit=6)
+    )
+    ids_a, ids_b = {s.id for s in a}, {s.id for s in b}
+    assert not ids_a & ids_b
+    assert len(ids_a | ids_b) == 10
+    assert await db.feeds.lease_due("worker-c", NOW) == []
+    later = await db.feeds.lease_due("worker-c", NOW + timedelta(minutes=10))
+    assert len(later) == 10  # leases expire: a crashed worker's feeds come back
+
+
+async def test_delivery_claim_is_exclusive(db: Database) -> None:
+    channel_id = await db.channels.row_id(ChannelRef("slack", "C1", "T1"))
+    claims = await asyncio.gather(*(db.deliveries.claim(channel_id, "slot-1") for _ in range(5)))
+    assert sum(c is not None for c in claims) == 1
+    won = next(c for c in claims if c is not None)
+    await db.deliveries.mark_sent(won.id, ["m1"], [])
+    got = await db.deliveries.get(channel_id, "slot-1")
+    assert got is not None and got.status == "sent" and got.message_ids == ("m1",)
+
+
+async def test_one_scheduler_leader(db: Database) -> None:
+    first, second = Leadership(db.engine), Leadership(db.engine)
+    try:
+        assert await first.try_acquire()
+        if db.dialect == "postgresql":
+            assert not await second.try_acquire()
+            await first.release()
+            assert await second.try_acquire()
+    finally:
+        await first.release()
+        await second.release()
