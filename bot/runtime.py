@@ -71,7 +71,8 @@ async def _start_platforms(
     """Start Slack/Discord when configured; returns their runners."""
     runners: list[Callable[[], Coroutine[Any, Any, None]]] = []
     if slack_configured(settings):
-        from bot.chat.slack import SlackOptions, SlackPublisher, build_slack_app, run_slack
+        from bot.chat.slack import SlackOptions, build_slack_app, run_slack
+        from bot.delivery.render_slack import SlackPublisher
 
         slack_options = SlackOptions.from_env(settings)
         app = build_slack_app(core.router, slack_options)
@@ -82,12 +83,8 @@ async def _start_platforms(
 
         runners.append(slack_runner)
     if discord_configured(settings):
-        from bot.chat.discord import (
-            DiscordOptions,
-            DiscordPublisher,
-            build_discord_client,
-            run_discord,
-        )
+        from bot.chat.discord import DiscordOptions, build_discord_client, run_discord
+        from bot.delivery.render_discord import DiscordPublisher
 
         discord_options = DiscordOptions.from_env(settings)
         client = build_discord_client(core.router, discord_options)

@@ -118,6 +118,9 @@ class Scheduler:
             id=job_id,
             args=[settings.ref, settings.schedule, settings.timezone],
             replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(DIGEST_GRACE.total_seconds()),
         )
         if catch_up:
             missed = last_fire_time(trigger, self._clock(), DIGEST_GRACE)

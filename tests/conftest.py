@@ -27,7 +27,9 @@ def shared_data(*parts: str) -> Path:
     """A path under ../shared/data, or a skip when a fresh clone has no such folder."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared evaluation data not found at {path} (only CI and dev machines have it)")
+        pytest.skip(
+            f"shared evaluation data not found at {path} (only CI and dev machines have it)"
+        )
     return path
 
 

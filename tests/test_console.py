@@ -92,7 +92,9 @@ async def test_nonsense_gets_a_helpful_reply(
 
 
 async def test_management_from_the_terminal(harness: ConsoleHarness) -> None:
-    assert "Topics of this channel: ukraine" in await harness.command("/briefing topics add ukraine")
+    assert "Topics of this channel: ukraine" in await harness.command(
+        "/briefing topics add ukraine"
+    )
     out = await harness.command("/briefing schedule weekdays 08:00 Europe/Kyiv")
     assert out.startswith("Digest scheduled: weekdays at 08:00 (Europe/Kyiv)")
     settings = await harness.command("/briefing settings")

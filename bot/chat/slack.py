@@ -324,6 +324,16 @@ def build_slack_app(
     is awaited with the team id after a workspace removed the app.
     """
     options.validate()
+    if (
+        not options.oauth
+        and os.environ.get("SLACK_CLIENT_ID")
+        and os.environ.get("SLACK_CLIENT_SECRET")
+    ):
+        # Bolt itself switches to OAuth (with a file store) when it sees these variables.
+        raise ConfigError(
+            "config: SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are set but Slack OAuth needs "
+            '[slack] mode = "http"; unset them to use a single bot token'
+        )
     client_kwargs: dict[str, Any] = {
         "retry_handlers": [
             AsyncConnectionErrorRetryHandler(),

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import aiohttp
@@ -38,6 +38,9 @@ from bot.sources.ssrf import (
     split_url,
     system_resolver,
 )
+
+if TYPE_CHECKING:
+    from bot.config import SourcesSection
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,19 @@ class FetchResult:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
+
+
+def options_from_settings(sources: SourcesSection) -> FetchOptions:
+    """The fetcher's limits from the ``[sources]`` section of the settings."""
+    total = float(sources.fetch_timeout_s)
+    return FetchOptions(
+        connect_timeout=min(10.0, total),
+        total_timeout=total,
+        max_bytes=int(sources.max_body_mb * 1024 * 1024),
+        per_host_limit=sources.per_host_concurrency,
+        global_limit=sources.global_concurrency,
+        allow_private_networks=sources.allow_private_networks,
+    )
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -307,20 +323,7 @@ class Fetcher:
         seen = {url}
         current, permanent = url, True
         for _hop in range(self.options.max_redirects + 1):
-            # Scheme and literal addresses are checked here; names inside the connector.
-            _scheme, host, _port = split_url(current)
-            if ip_literal(host) is not None and host not in self.options.trusted_hosts:
-                try:
-                    await resolve_checked(
-                        current, allow_private_networks=self.options.allow_private_networks
-                    )
-                except FetchError as exc:
-                    if current == url:
-                        raise
-                    detail = str(exc).split(": ", 2)[-1]
-                    raise FetchError(
-                        f"fetch: {url} (redirected to {current}): {detail}", exc.kind
-                    ) from None
+            host = await self._check_hop(url, current)
             async with self._global, self._host_limit(host.lower()):
                 try:
                     status, location, result = await self._get(url, current, headers)
@@ -344,6 +347,27 @@ class Fetcher:
         raise FetchError(
             f"fetch: {url}: more than {self.options.max_redirects} redirects", Kind.REDIRECT.value
         )
+
+    async def _check_hop(self, url: str, current: str) -> str:
+        """Refuse a bad scheme or a literal non-public address before connecting.
+
+        Host names are checked inside the connector, on the addresses it will use.
+        Returns the hop's host.
+        """
+        try:
+            _scheme, host, _port = split_url(current)
+            if ip_literal(host) is not None and host not in self.options.trusted_hosts:
+                await resolve_checked(
+                    current, allow_private_networks=self.options.allow_private_networks
+                )
+        except FetchError as exc:
+            if current == url:
+                raise
+            detail = str(exc).split(": ", 2)[-1]
+            raise FetchError(
+                f"fetch: {url} (redirected to {current}): {detail}", exc.kind
+            ) from None
+        return host
 
     async def _get(
         self, url: str, current: str, headers: dict[str, str]

@@ -24,5 +24,10 @@ def html_article(html: str, url: str | None = None) -> tuple[str, str] | None:
         return None
     if not text or not text.strip():
         return None
-    title = (meta.title if meta is not None and meta.title else "") or ""
-    return title.strip(), text.strip()
+    title = ((meta.title if meta is not None and meta.title else "") or "").strip()
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    # The page's own headline often opens the extracted text: it is not body text.
+    while lines and title and lines[0].rstrip(".").lower() == title.rstrip(".").lower():
+        lines.pop(0)
+    body = "\n".join(lines)
+    return (title, body) if body else None

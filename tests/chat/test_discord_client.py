@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.app import Core
+from bot.app import Core, open_core
 from bot.chat.discord import BriefbotClient, DiscordOptions, build_discord_client
+from bot.config import test_settings
 from bot.core.models import ChannelRef
 from tests.fakes.discord_fake import (
     ADMIN_MEMBER,
@@ -90,7 +92,7 @@ async def test_client_logs_in_and_syncs_both_commands_to_the_dev_guild(
 async def test_briefing_with_topic_defers_then_follows_up_with_valid_embeds(
     fake: FakeDiscord, bot: BriefbotClient
 ) -> None:
-    interaction = slash("briefing", [opt("topic", "ukraine"), opt("since", "3650d")])
+    interaction = slash("briefing", [opt("topic", "ukraine"), opt("since", "31d")])
     [followup] = await ask(fake, interaction)
 
     assert callback_of(fake, interaction)["type"] == 5  # deferred first
@@ -170,7 +172,7 @@ async def test_an_interaction_answered_too_late_is_logged_and_the_bot_goes_on(
             lambda: any(r.status == 404 for r in fake.calls("POST", late["id"] + "/"))
         )
         # the next user is served normally by the same client
-        [reply] = await ask(fake, slash("briefing", [opt("since", "3650d")]))
+        [reply] = await ask(fake, slash("briefing", [opt("since", "31d")]))
     assert reply["embeds"]
     assert not bot.is_closed()
     assert any("expired" in r.getMessage() and late["id"] in r.getMessage() for r in caplog.records)
@@ -183,8 +185,8 @@ async def test_a_follow_up_after_the_token_expired_is_logged_not_raised(
 ) -> None:
     fake.fail("/webhooks/", 404, 10015, "Unknown Webhook")
     with caplog.at_level(logging.WARNING, logger="bot.chat.discord"):
-        await ask(fake, slash("briefing", [opt("since", "3650d")]))
-        [reply] = await ask(fake, slash("briefing", [opt("since", "3650d")]))
+        await ask(fake, slash("briefing", [opt("since", "31d")]))
+        [reply] = await ask(fake, slash("briefing", [opt("since", "31d")]))
     assert reply["embeds"]
     assert any("too late" in r.getMessage() for r in caplog.records)
 
@@ -192,10 +194,53 @@ async def test_a_follow_up_after_the_token_expired_is_logged_not_raised(
 async def test_every_message_payload_disables_mentions(
     fake: FakeDiscord, bot: BriefbotClient
 ) -> None:
-    await ask(fake, slash("briefing", [opt("topic", "@everyone"), opt("since", "3650d")]))
+    await ask(fake, slash("briefing", [opt("topic", "@everyone"), opt("since", "31d")]))
     await ask(fake, slash("briefing-admin", [sub("feeds")], permissions=ADMIN_MEMBER))
     await ask(fake, slash("briefing-admin", [sub("settings")], permissions=BASIC_MEMBER))
     payloads = [m for m in fake.messages if "content" in m or "embeds" in m]
     assert len(payloads) >= 3
     assert all(m["allowed_mentions"] == {"parse": []} for m in payloads)
     assert not any("@everyone" in str(m.get("content", "")) for m in payloads)
+
+
+@pytest.fixture
+async def lan_core(tmp_path: Path) -> AsyncIterator[Core]:
+    """A core that accepts feeds on 127.0.0.1 (the SSRF guard is on by default)."""
+    opened = await open_core(test_settings(tmp_path, sources={"allow_private_networks": True}))
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def autocomplete(fake: FakeDiscord, typed: str, permissions: int) -> list[dict[str, str]]:
+    focused = {"name": "unsubscribe", "type": 1, "options": [opt("feed", typed, focused=True)]}
+    interaction = slash("briefing-admin", [focused], permissions=permissions, interaction_type=4)
+    await fake.inject(interaction)
+    await fake.wait_until(
+        lambda: any(c["interaction"] == interaction["id"] for c in fake.callbacks)
+    )
+    choices: list[dict[str, str]] = callback_of(fake, interaction)["data"]["choices"]
+    return choices
+
+
+async def test_subscribe_then_unsubscribe_with_feed_autocomplete(
+    fake: FakeDiscord, lan_core: Core
+) -> None:
+    options = DiscordOptions(token=TOKEN, guild_ready_timeout=0.05)
+    client = build_discord_client(lan_core.router, options, feeds=lan_core.subscriptions)
+    feed_url = "http://127.0.0.1:9/world.xml"
+    async with running(client):
+        subscribe = sub("subscribe", url=feed_url)
+        [reply] = await ask(fake, slash("briefing-admin", [subscribe], permissions=ADMIN_MEMBER))
+        assert f"Subscribed this channel to {feed_url}" in reply["content"]
+
+        [choice] = await autocomplete(fake, "world", ADMIN_MEMBER)
+        assert feed_url in choice["name"] and choice["value"].isdigit()
+        assert await autocomplete(fake, "world", BASIC_MEMBER) == []  # not for non-managers
+        assert await autocomplete(fake, "sports", ADMIN_MEMBER) == []
+
+        unsubscribe = sub("unsubscribe", feed=choice["value"])
+        [reply] = await ask(fake, slash("briefing-admin", [unsubscribe], permissions=ADMIN_MEMBER))
+        assert f"Unsubscribed this channel from {feed_url}" in reply["content"]
+    assert await lan_core.subscriptions.feeds(REF) == []

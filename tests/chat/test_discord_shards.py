@@ -52,12 +52,17 @@ def test_canary_patching_redirects_rest_and_gateway(monkeypatch: pytest.MonkeyPa
     assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY).startswith("ws://127.0.0.1:1234/")
 
 
+async def no_identify_pause(shard_id: int | None, *, initial: bool = False) -> None:
+    """discord.py waits 5 s between shard IDENTIFYs (Discord's limit); the fake has none."""
+
+
 async def test_auto_sharded_client_asks_for_the_shard_count_and_connects_every_shard(
-    fake: FakeDiscord, core: Core
+    fake: FakeDiscord, core: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     options = DiscordOptions(token=TOKEN, auto_shard=True, guild_ready_timeout=0.05)
     client = build_discord_client(core.router, options)
     assert isinstance(client, ShardedBriefbotClient)
+    monkeypatch.setattr(client, "before_identify_hook", no_identify_pause)
     async with running(client):
         assert fake.calls("GET", "/gateway/bot")
         assert sorted(i["shard"] for i in fake.identifies) == [[0, 2], [1, 2]]
@@ -65,7 +70,7 @@ async def test_auto_sharded_client_asks_for_the_shard_count_and_connects_every_s
         assert {g.id: g.shard_id for g in client.guilds} == {GUILD_EVEN: 0, GUILD_ODD: 1}
 
         # an interaction on the second shard is served like any other
-        interaction = slash("briefing", [opt("since", "3650d")], guild_id=GUILD_ODD)
+        interaction = slash("briefing", [opt("since", "31d")], guild_id=GUILD_ODD)
         await fake.inject(interaction)
         await fake.wait_until(lambda: len(fake.calls("POST", interaction["token"])) >= 2)
     calls = fake.calls("POST", interaction["token"])

@@ -12,9 +12,9 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.chat.slack import SlackOptions
+from bot.chat.slack import SlackOptions, build_slack_app
 from bot.config import test_settings
-from bot.core.models import Briefing, BriefingItem, ChannelRef, SourceLink
+from bot.core.models import Briefing, BriefingItem, ChannelRef, IncomingCommand, Reply, SourceLink
 from bot.delivery.render_slack import METADATA_EVENT, SlackPublisher
 from bot.errors import ConfigError, DeliveryError
 from tests.fakes.slack_api import FakeSlack, check_blocks
@@ -190,3 +190,18 @@ def test_options_from_settings(tmp_path: Path) -> None:
     assert options.database_url == settings.database_url
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
         SlackOptions.from_env(test_settings(tmp_path), env={"SLACK_BOT_TOKEN": "xoxb-1"})
+
+
+async def test_oauth_variables_without_http_mode_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SLACK_CLIENT_ID", "1.2")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "cs")
+    options = SlackOptions(mode="socket", app_token="xapp-1", bot_token="xoxb-1")
+    with pytest.raises(ConfigError, match='mode = "http"'):
+        build_slack_app(Unused(), options)
+
+
+class Unused:
+    async def dispatch(self, cmd: IncomingCommand) -> Reply:
+        raise AssertionError("not reached")

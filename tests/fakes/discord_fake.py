@@ -576,7 +576,17 @@ def slash(
         "version": 1,
         "guild_id": str(guild_id),
         "channel_id": str(channel_id),
-        "channel": {"id": str(channel_id), "type": 0, "guild_id": str(guild_id), "name": "news"},
+        "channel": {
+            "id": str(channel_id),
+            "type": 0,
+            "guild_id": str(guild_id),
+            "name": "news",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            "permissions": str(permissions),
+        },
         "member": {
             "user": HUMAN,
             "roles": [],

@@ -8,7 +8,13 @@ import pytest
 
 from bot import USER_AGENT
 from bot.errors import FetchError
-from bot.sources.fetch import Fetcher, FetchOptions, parse_max_age, parse_retry_after
+from bot.sources.fetch import (
+    Fetcher,
+    FetchOptions,
+    options_from_settings,
+    parse_max_age,
+    parse_retry_after,
+)
 
 from .conftest import MB, FeedServer, loopback_resolver
 
@@ -104,7 +110,9 @@ async def test_statuses_are_classified(
 
 
 @pytest.mark.parametrize("code", [429, 503])
-async def test_retry_after_is_returned(feed_server: FeedServer, fetcher: Fetcher, code: int) -> None:
+async def test_retry_after_is_returned(
+    feed_server: FeedServer, fetcher: Fetcher, code: int
+) -> None:
     url = feed_server.url(f"/status/{code}?retry_after=120")
     with pytest.raises(FetchError) as caught:
         await fetcher.fetch(url)
@@ -176,3 +184,14 @@ def test_retry_after_and_max_age_parsing() -> None:
     assert parse_retry_after("soon") is None
     assert parse_max_age('public, max-age="600"') == 600
     assert parse_max_age("no-cache") is None
+
+
+def test_options_from_settings() -> None:
+    from bot.config import SourcesSection
+
+    section = SourcesSection()
+    options = options_from_settings(section)
+    assert options.max_bytes == int(section.max_body_mb * MB)
+    assert options.total_timeout == section.fetch_timeout_s
+    assert options.per_host_limit == section.per_host_concurrency
+    assert options.allow_private_networks is False

@@ -83,9 +83,7 @@ def test_to_utc() -> None:
 
 def test_parse_iso_date_and_language() -> None:
     assert parse_iso_date("2026-03-01T10:00:00Z") == datetime(2026, 3, 1, 10, tzinfo=UTC)
-    assert parse_iso_date("Sun, 01 Mar 2026 10:00:00 +0000") == datetime(
-        2026, 3, 1, 10, tzinfo=UTC
-    )
+    assert parse_iso_date("Sun, 01 Mar 2026 10:00:00 +0000") == datetime(2026, 3, 1, 10, tzinfo=UTC)
     assert parse_iso_date("yesterday") is None
     assert normalize_language("en-US") == "en"
     assert normalize_language("uk_UA") == "uk"

@@ -38,7 +38,9 @@ def test_each_format_gives_drafts(name: str, fmt: str, title: str, count: int) -
 
 
 def test_rss_item_fields() -> None:
-    feed = parse_feed((FEEDS / "rss20_liftoff.xml").read_bytes(), url="http://feeds.test/a", now=NOW)
+    feed = parse_feed(
+        (FEEDS / "rss20_liftoff.xml").read_bytes(), url="http://feeds.test/a", now=NOW
+    )
     first, untitled = feed.entries[0], feed.entries[1]
     assert first.key == "http://liftoff.msfc.nasa.gov/2003/06/03.html#item573"  # the guid
     assert first.url == "http://liftoff.msfc.nasa.gov/news/2003/news-starcity.asp"
@@ -138,10 +140,14 @@ def test_billion_laughs_does_not_expand() -> None:
 def test_edited_item_keeps_its_key() -> None:
     before = parse_feed(edited_feed(1), url="http://city.test/rss", now=NOW).entries
     after = parse_feed(edited_feed(2), url="http://city.test/rss", now=NOW).entries
-    assert [d.key for d in before] == [d.key for d in after] == [
-        "city-123",  # the guid
-        "https://city.example/news/park",  # no guid: the canonical link
-    ]
+    assert (
+        [d.key for d in before]
+        == [d.key for d in after]
+        == [
+            "city-123",  # the guid
+            "https://city.example/news/park",  # no guid: the canonical link
+        ]
+    )
     assert before[0].title != after[0].title
     assert before[0].published_at != after[0].published_at
     assert before[0].url == "https://city.example/news/budget"  # utm_* and fragment dropped

@@ -24,9 +24,7 @@ async def poller(fetcher: Fetcher) -> AsyncIterator[Poller]:
 def advance(state: FeedPollState, result: object) -> FeedPollState:
     """What the store does: keep the fields the poller returned."""
     updates = result.state_updates()  # type: ignore[attr-defined]
-    return dataclasses.replace(
-        state, **{k: v for k, v in updates.items() if hasattr(state, k)}
-    )
+    return dataclasses.replace(state, **{k: v for k, v in updates.items() if hasattr(state, k)})
 
 
 async def test_first_poll_parses_and_records_validators(
@@ -91,7 +89,9 @@ async def test_failures_back_off_exponentially(feed_server: FeedServer, poller: 
         state = advance(state, result)
     assert delays == [900, 1800, 3600]
     assert state.failure_count == 3
-    ok = await poller.poll(dataclasses.replace(state, url=feed_server.url("/feeds/rss20_liftoff.xml")))
+    ok = await poller.poll(
+        dataclasses.replace(state, url=feed_server.url("/feeds/rss20_liftoff.xml"))
+    )
     assert ok.failure_count == 0 and ok.last_error is None
 
 
@@ -163,9 +163,7 @@ async def test_edited_item_is_the_same_key_with_new_title_and_date(
     assert before.keys() == after.keys() == {"city-123", "https://city.example/news/park"}
     assert before["city-123"].title == "Council approves budget"
     assert after["city-123"].title == "Council approves revised budget"
-    assert after["city-123"].published_at - before["city-123"].published_at == timedelta(
-        minutes=90
-    )
+    assert after["city-123"].published_at - before["city-123"].published_at == timedelta(minutes=90)
 
 
 async def test_poll_all_in_the_process_pool(feed_server: FeedServer, fetcher: Fetcher) -> None:

@@ -60,7 +60,7 @@ async def test_one_private_address_among_public_ones_is_enough() -> None:
     async def mixed(host: str, port: int) -> list[str]:
         return ["93.184.216.34", "10.0.0.5"]
 
-    with pytest.raises(FetchError, match="10.0.0.5 is a private"):
+    with pytest.raises(FetchError, match=r"10\.0\.0\.5 is a private"):
         await check_url("http://mixed.example/", allow_private_networks=False, resolver=mixed)
 
 
@@ -75,7 +75,9 @@ async def test_public_addresses_pass_and_the_switch_allows_private() -> None:
 
 async def test_unresolvable_host_is_a_dns_error() -> None:
     with pytest.raises(FetchError) as caught:
-        await check_url("http://gone.test/", allow_private_networks=False, resolver=loopback_resolver())
+        await check_url(
+            "http://gone.test/", allow_private_networks=False, resolver=loopback_resolver()
+        )
     assert caught.value.kind == "dns"
 
 
@@ -126,3 +128,16 @@ async def test_redirect_from_allowed_host_to_private_address_is_refused(
     assert str(caught.value).startswith(f"fetch: {url} (redirected to {to}): refused")
     assert feed_server.hits["/redirect-to"] == 1
     assert feed_server.hits["/feeds/rss20_liftoff.xml"] == 0
+
+
+async def test_redirect_to_another_scheme_is_refused(
+    feed_server: FeedServer, fetcher: Fetcher
+) -> None:
+    url = feed_server.url("/redirect-to?to=file:///etc/passwd")
+    with pytest.raises(FetchError) as caught:
+        await fetcher.fetch(url)
+    assert caught.value.kind == "ssrf"
+    assert str(caught.value) == (
+        f"fetch: {url} (redirected to file:///etc/passwd): "
+        "only http and https URLs can be fetched (file:)"
+    )

@@ -30,7 +30,9 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
         await database.close()
 
 
-def draft(key: str, title: str = "Dam opens", text: str = "The dam opened.", **kw: object) -> ArticleDraft:
+def draft(
+    key: str, title: str = "Dam opens", text: str = "The dam opened.", **kw: object
+) -> ArticleDraft:
     values: dict[str, object] = {
         "source": "Example",
         "key": key,

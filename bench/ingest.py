@@ -1,0 +1,231 @@
+"""Ingest benchmark: N feeds from a loopback server through the real poll cycle.
+
+    python bench/ingest.py [--feeds 1000] [--data ../shared/data] [--workers 2] [--json]
+
+Feed i is a copy of a real capture from ``shared/data/feeds/fastfeedparser_benchmark``
+with its own host name (``f<i>.bench.test``, resolved to 127.0.0.1 by an injected
+resolver) and its own item ids and links. The server runs in its own process. Cycle 1
+fetches and parses every feed (parsing in a process pool); cycle 2 polls again with the
+stored state: even feeds answer 304, odd feeds re-send identical bytes without
+validators, which the body hash skips. Drafts go into an in-memory dict keyed by
+(feed, key), standing in for the database. Then feedparser's bare ``parse()`` runs over
+the same bytes, serially, for comparison. Goals (issue 3): cycle 1 ≤ 1.3 × bare / cores,
+cycle 2 ≤ 10 % of cycle 1, peak RSS ≤ 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import gc
+import json
+import multiprocessing
+import os
+import re
+import resource
+import sys
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.core.models import ArticleDraft  # noqa: E402
+from bot.sources.fetch import Fetcher, FetchOptions  # noqa: E402
+from bot.sources.poll import FeedPollState, Outcome, Poller, parse_pool  # noqa: E402
+
+CAPTURES = "feeds/fastfeedparser_benchmark"
+_GUID = re.compile(rb"(<guid\b[^>]*>\s*)")
+_ATOM_ID = re.compile(rb"(<id>\s*)")
+_LINK = re.compile(rb"(<link>\s*https?://|<link\b[^>]*\bhref=\"https?://)")
+_JSON_ID = re.compile(rb'("id"\s*:\s*")')
+
+
+def load_captures(data: Path) -> list[bytes]:
+    folder = data / CAPTURES
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    if not files:
+        raise SystemExit(f"bench: no captures in {folder}")
+    return [p.read_bytes() for p in files]
+
+
+def feed_body(captures: list[bytes], i: int) -> bytes:
+    """Copy ``i``: the capture ``i % len`` with unique item ids and links."""
+    body = captures[i % len(captures)]
+    tag = b"f%d-" % i
+    body = _GUID.sub(lambda m: m.group(1) + tag, body)
+    body = _ATOM_ID.sub(lambda m: m.group(1) + tag, body)
+    body = _JSON_ID.sub(lambda m: m.group(1) + tag, body)
+    return _LINK.sub(lambda m: m.group(1) + b"f%d." % i, body)
+
+
+def serve(data: Path, conn: Connection) -> None:  # pragma: no cover - server process
+    """The loopback feed server; sends its port through ``conn``, stops when told."""
+    from aiohttp import web
+
+    captures = load_captures(data)
+
+    async def handler(request: web.Request) -> web.Response:
+        i = int(request.match_info["i"])
+        body = feed_body(captures, i)
+        if i % 2:  # odd feeds: no validators at all
+            return web.Response(body=body, content_type="application/rss+xml")
+        etag = f'"bench-{i}"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(body=body, content_type="application/rss+xml", headers={"ETag": etag})
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/feed/{i}", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        conn.send(runner.addresses[0][1])
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
+async def resolve_bench(host: str, port: int) -> list[str]:
+    if host.endswith(".bench.test"):
+        return ["127.0.0.1"]
+    raise OSError(f"bench: unknown host {host}")
+
+
+async def run_cycles(port: int, n: int, workers: int) -> dict[str, float]:
+    states = [
+        FeedPollState(url=f"http://f{i}.bench.test:{port}/feed/{i}", interval_s=900)
+        for i in range(n)
+    ]
+    store: dict[tuple[str, str], ArticleDraft] = {}
+    options = FetchOptions(allow_private_networks=True, total_timeout=60, global_limit=64)
+    figures: dict[str, float] = {}
+    with parse_pool(workers) as pool:
+        # Warm the pool up: spawning workers is start-up cost, not a poll cycle.
+        list(pool.map(abs, range(workers * 4)))
+        async with Fetcher(options, resolver=resolve_bench) as fetcher:
+            poller = Poller(fetcher, executor=pool)
+            for cycle in (1, 2):
+                outcomes: dict[str, int] = {}
+                items = 0
+                new_states: dict[str, FeedPollState] = {}
+                started = time.perf_counter()
+                async for result in poller.poll_all(states, concurrency=4 * workers + 8):
+                    outcomes[result.outcome.value] = outcomes.get(result.outcome.value, 0) + 1
+                    for draft in result.drafts:
+                        store[(result.url, draft.key)] = draft
+                    items += len(result.drafts)
+                    new_states[result.url] = dataclasses.replace(
+                        states[0],
+                        url=result.url,
+                        etag=result.etag,
+                        last_modified=result.last_modified,
+                        body_hash=result.body_hash,
+                        failure_count=result.failure_count,
+                    )
+                elapsed = time.perf_counter() - started
+                figures[f"cycle{cycle}_s"] = elapsed
+                figures[f"cycle{cycle}_items"] = items
+                for name in Outcome:
+                    figures[f"cycle{cycle}_{name.value}"] = outcomes.get(name.value, 0)
+                states = [new_states[s.url] for s in states]
+    figures["stored_drafts"] = len(store)
+    figures["stored_text_mb"] = sum(len(d.text) for d in store.values()) / 1e6
+    return figures
+
+
+def bare_parse_seconds(captures: list[bytes], n: int) -> tuple[float, float]:
+    """feedparser.parse() over the same N bodies, one core; returns (seconds, MB)."""
+    import feedparser
+
+    total = 0.0
+    size = 0
+    for i in range(n):
+        body = feed_body(captures, i)
+        size += len(body)
+        started = time.perf_counter()
+        feedparser.parse(body)
+        total += time.perf_counter() - started
+    return total, size / 1e6
+
+
+def peak_rss_mb(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # kB on Linux
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    if not (args.data / CAPTURES).is_dir():
+        print(f"bench: no feed captures under {args.data}; pass --data", file=sys.stderr)
+        return 2
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    server = ctx.Process(target=serve, args=(args.data, theirs), daemon=True)
+    server.start()
+    port = ours.recv()
+    try:
+        figures = asyncio.run(run_cycles(port, args.feeds, args.workers))
+    finally:
+        ours.send("stop")
+        server.join(10)
+    gc.collect()
+    figures["peak_rss_ingest_mb"] = peak_rss_mb(resource.RUSAGE_SELF)
+    figures["peak_rss_children_mb"] = peak_rss_mb(resource.RUSAGE_CHILDREN)
+    captures = load_captures(args.data)
+    bare, size_mb = bare_parse_seconds(captures, args.feeds)
+    cores = min(args.workers, os.cpu_count() or 1)
+    figures.update(
+        feeds=args.feeds,
+        workers=args.workers,
+        cores_used=cores,
+        body_mb=size_mb,
+        bare_parse_s=bare,
+        bare_parse_mb_per_s=size_mb / bare,
+        feeds_per_s=args.feeds / figures["cycle1_s"],
+        items_per_s=figures["cycle1_items"] / figures["cycle1_s"],
+        ratio_cycle1_to_bare_per_core=figures["cycle1_s"] / (bare / cores),
+        ratio_cycle2_to_cycle1=figures["cycle2_s"] / figures["cycle1_s"],
+        peak_rss_after_bare_mb=peak_rss_mb(resource.RUSAGE_SELF),
+    )
+    if args.json:
+        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
+        return 0
+    f = figures
+    print(f"feeds: {f['feeds']} ({f['body_mb']:.1f} MB of feed bytes), workers: {f['workers']}")
+    print(
+        f"cycle 1: {f['cycle1_s']:.2f} s, {f['feeds_per_s']:.0f} feeds/s, "
+        f"{f['items_per_s']:.0f} items/s ({f['cycle1_items']:.0f} items, "
+        f"{f['cycle1_parsed']:.0f} parsed, {f['cycle1_failed']:.0f} failed)"
+    )
+    print(
+        f"cycle 2 (unchanged): {f['cycle2_s']:.2f} s ({f['cycle2_not_modified']:.0f} × 304, "
+        f"{f['cycle2_unchanged']:.0f} skipped by body hash, {f['cycle2_parsed']:.0f} parsed)"
+    )
+    print(
+        f"feedparser bare parse, same bytes, 1 core: {f['bare_parse_s']:.2f} s "
+        f"({f['bare_parse_mb_per_s']:.2f} MB/s)"
+    )
+    print(
+        f"ratios: cycle 1 / (bare / {cores} cores) = {f['ratio_cycle1_to_bare_per_core']:.2f} "
+        f"(goal ≤ 1.3); cycle 2 / cycle 1 = {f['ratio_cycle2_to_cycle1']:.1%} (goal ≤ 10%)"
+    )
+    print(
+        f"peak RSS: ingest process {f['peak_rss_ingest_mb']:.0f} MB (goal ≤ 300), "
+        f"largest child {f['peak_rss_children_mb']:.0f} MB; "
+        f"{f['stored_drafts']:.0f} drafts, {f['stored_text_mb']:.1f} MB of text held in memory"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,219 @@
+"""`briefbot feeds …` and `briefbot ingest --once` end to end, against feeds and article
+pages served from a loopback HTTP server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+NOW = datetime.now(UTC)
+
+
+def rss(base: str, name: str, items: list[tuple[str, str, str]]) -> bytes:
+    body = "".join(
+        f"<item><title>{title}</title><link>{base}/{slug}.html</link><guid>{name}-{slug}</guid>"
+        f"<pubDate>{format_datetime(NOW - timedelta(minutes=30 + n))}</pubDate>"
+        f"<description>{teaser}</description></item>"
+        for n, (slug, title, teaser) in enumerate(items)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>'
+        f"<link>{base}</link><description>d</description>{body}</channel></rss>"
+    ).encode()
+
+
+ARTICLE = (
+    "<html><head><title>{title}</title></head><body><nav>Home | World</nav><article>"
+    "<h1>{title}</h1>{paras}</article><footer>Copyright</footer></body></html>"
+)
+FLOOD_PARAS = [
+    "Floodwaters rose overnight across the river valley, forcing thousands of residents "
+    "to leave their homes as the regional government declared a state of emergency.",
+    "Rescue teams in boats reached villages cut off by the water, officials said, and "
+    "the army opened three shelters in schools on higher ground.",
+    "Forecasters expect more rain through Thursday, and the river is not expected to "
+    "crest until the weekend, according to the national weather service.",
+    "The prime minister promised emergency funds for farmers whose harvest was lost.",
+]
+
+BUDGET_PARAS = [
+    "Parliament approved the national budget by 210 votes to 190 after a long night of "
+    "debate over pensions, defence spending and a new tax on sugary drinks.",
+    "The finance minister called the vote a mandate for stability, while the opposition "
+    "said the plan would push up prices for households already under strain.",
+]
+
+
+class Site(BaseHTTPRequestHandler):
+    feeds: dict[str, bytes] = {}
+
+    def do_GET(self) -> None:
+        path = self.path.lstrip("/")
+        if path.endswith(".html"):
+            flood = path.startswith("flood")
+            paras = "".join(f"<p>{p}</p>" for p in (FLOOD_PARAS if flood else BUDGET_PARAS))
+            title = "River floods valley" if flood else "Budget passes"
+            body = ARTICLE.format(title=title, paras=paras).encode()
+            self._send(200, "text/html; charset=utf-8", body)
+        elif path in self.feeds:
+            self._send(200, "application/rss+xml", self.feeds[path])
+        elif path == "broken.xml":
+            self._send(500, "text/plain", b"boom")
+        else:
+            self._send(404, "text/plain", b"no")
+
+    def _send(self, status: int, ctype: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def site() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    Site.feeds = {
+        "world.xml": rss(
+            base,
+            "World Desk",
+            [
+                ("flood", "River floods valley, thousands evacuated", "Floodwaters rose."),
+                ("budget", "Parliament passes the budget", "The budget passed 210 to 190."),
+            ],
+        ),
+        "wire.xml": rss(
+            base,
+            "Wire Service",
+            [("flood-wire", "Thousands evacuated as river floods valley", "Rescue teams.")],
+        ),
+    }
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield base
+    server.shutdown()
+
+
+def config(tmp_path: Path, allow_private: bool = True, backfill: int = 0) -> list[str]:
+    path = tmp_path / "briefbot.toml"
+    path.write_text(
+        f'[bot]\ndatabase_url = "sqlite:///{tmp_path / "bot.db"}"\n'
+        f'[sources]\nseeds_dir = "{tmp_path / "no-seeds"}"\n'
+        f"allow_private_networks = {'true' if allow_private else 'false'}\n"
+        f"backfill = {backfill}\n"
+    )
+    return ["--config", str(path)]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_add_ingest_list_brief(
+    tmp_path: Path, site: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(tmp_path, backfill=10)
+    for name in ("world.xml", "wire.xml", "broken.xml"):
+        code, out, err = run(capsys, *cfg, "feeds", "add", f"{site}/{name}")
+        assert code == 0, err
+        assert out.startswith("added: [")
+    code, out, err = run(capsys, *cfg, "ingest", "--once")
+    assert code == 0, err
+    assert "ingest: 3 feeds (1 failed, 2 parsed), 3 new, 0 updated, 0 unchanged" in out
+    code, out, _ = run(capsys, *cfg, "feeds", "list", "--format", "json")
+    rows = {r["url"].rsplit("/", 1)[1]: r for r in json.loads(out)}
+    assert set(rows["world.xml"]) == {"url", "title", "items", "last_fetch", "last_error"}
+    assert rows["world.xml"]["title"] == "World Desk" and rows["world.xml"]["items"] == 2
+    assert rows["world.xml"]["last_error"] is None and rows["world.xml"]["last_fetch"]
+    assert rows["broken.xml"]["items"] == 0 and "500" in rows["broken.xml"]["last_error"]
+
+    code, out, _ = run(capsys, *cfg, "brief", "--format", "json")
+    briefing = json.loads(out)
+    flood = next(i for i in briefing["items"] if "flood" in i["headline"].lower())
+    assert {s["name"] for s in flood["sources"]} == {"World Desk", "Wire Service"}
+    assert "state of emergency" in flood["summary"]  # full text came from the page
+    assert set(flood["score_parts"]) >= {"recency"}
+
+    again_code, again, _ = run(capsys, *cfg, "ingest", "--once")
+    assert again_code == 0 and "0 new" in again
+
+
+def test_first_run_marks_existing_items_seen(
+    tmp_path: Path, site: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(tmp_path, backfill=0)
+    run(capsys, *cfg, "feeds", "add", f"{site}/world.xml")
+    code, out, _ = run(capsys, *cfg, "ingest", "--once")
+    assert code == 0
+    assert "0 new" in out and "2 existing items marked seen" in out
+    code, out, _ = run(capsys, *cfg, "brief")
+    assert out.startswith("Nothing new")
+
+
+def test_backfill_flag_keeps_the_latest_n(
+    tmp_path: Path, site: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(tmp_path)
+    run(capsys, *cfg, "feeds", "add", f"{site}/world.xml")
+    code, out, _ = run(capsys, *cfg, "ingest", "--once", "--backfill", "1")
+    assert "1 new" in out and "1 existing items marked seen" in out
+
+
+def test_opml_round_trip_and_remove(
+    tmp_path: Path, site: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(tmp_path)
+    opml = tmp_path / "subs.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head><body>'
+        f'<outline text="News"><outline type="rss" text="World" xmlUrl="{site}/world.xml"/>'
+        f'<outline type="rss" text="Wire" xmlUrl="{site}/wire.xml"/></outline>'
+        '<outline type="rss" text="Local" xmlUrl="file:///etc/passwd"/></body></opml>'
+    )
+    code, out, err = run(capsys, *cfg, "feeds", "import", str(opml))
+    assert code == 0, err
+    assert "import: 2 added, 0 already present, 0 refused" in out
+    code, out, _ = run(capsys, *cfg, "feeds", "export")
+    assert f"{site}/world.xml" in out and f"{site}/wire.xml" in out
+    assert "file:" not in out  # a non-http outline is never imported
+    code, out, _ = run(capsys, *cfg, "feeds", "remove", f"{site}/wire.xml")
+    assert code == 0 and out.startswith("removed: [")
+    code, out, _ = run(capsys, *cfg, "feeds", "list")
+    assert "wire.xml" not in out and "world.xml" in out
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/feed.xml",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/feed.xml",
+        "http://10.0.0.8/rss",
+        "file:///etc/passwd",
+        "gopher://example.org/",
+    ],
+)
+def test_ssrf_refused_when_private_networks_are_off(
+    tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, *config(tmp_path, allow_private=False), "feeds", "add", url)
+    assert code == 2
+    assert f"I can't add {url}" in err
+    assert "Traceback" not in err
+    code, out, _ = run(capsys, *config(tmp_path, allow_private=False), "feeds", "list")
+    assert url not in out
