@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.core.briefing import BriefingOptions, BriefingService
@@ -21,6 +22,9 @@ from bot.store.db import Database, open_database
 from bot.subscriptions import Subscriptions
 from bot.text.grouping import StoryGrouper
 from bot.text.summarize import ExtractiveSummarizer
+
+if TYPE_CHECKING:
+    from bot.text.llm import LLMSummarizer
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ class Core:
     executor: ThreadPoolExecutor
     schedule_hooks: list[ScheduleHook] = field(default_factory=list)
     resolver: Resolver | None = None
+    llm: LLMSummarizer | None = None
     _feed_ingest: FeedIngest | None = None
 
     def feed_ingest(self, parse_executor: Executor | None = None) -> FeedIngest:
@@ -96,6 +101,8 @@ class Core:
     async def close(self) -> None:
         if self._feed_ingest is not None:
             await self._feed_ingest.close()
+        if self.llm is not None:
+            await self.llm.aclose()
         await self.db.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
@@ -112,6 +119,19 @@ async def open_core(
     b = settings.briefing
     executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="briefbot-cpu")
     summarizer = ExtractiveSummarizer(max_sentences=b.summary_sentences, max_chars=b.summary_chars)
+    llm = None
+    if settings.llm.enabled:
+        from bot.text.llm import LLMOptions, LLMSummarizer
+
+        llm = LLMSummarizer(
+            LLMOptions(
+                base_url=settings.llm.base_url,
+                model=settings.llm.model,
+                timeout_s=settings.llm.timeout_s,
+                max_input_tokens=settings.llm.max_input_tokens,
+            ),
+            summarizer,
+        )
     pipeline = Pipeline(
         db,
         summarizer,
@@ -120,6 +140,7 @@ async def open_core(
         summary_sentences=b.summary_sentences,
         summary_chars=b.summary_chars,
         executor=executor,
+        llm=llm,
     )
     briefings = BriefingService(
         db.articles,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from bot.core.models import Article, ArticleDraft
 from bot.core.ports import SaveOutcome, Summarizer
@@ -49,6 +49,12 @@ class IngestStats:
         return f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged"
 
 
+class AsyncSummarizer(Protocol):
+    """An abstractive summariser (``bot.text.llm.LLMSummarizer``) that never raises."""
+
+    async def summarize_async(self, title: str, text: str) -> str: ...
+
+
 def _lead(text: str, sentences: int = 3) -> str:
     """Fallback summary when the summariser fails: the first sentences."""
     return " ".join(split_sentences(text)[:sentences]) or text[:300]
@@ -65,8 +71,10 @@ class Pipeline:
         summary_sentences: int = 3,
         summary_chars: int = 600,
         executor: Executor | None = None,
+        llm: AsyncSummarizer | None = None,
     ) -> None:
         self._db = db
+        self._llm = llm
         self._summarizer = summarizer
         self._grouper = grouper
         self._window = timedelta(hours=story_window_hours)
@@ -103,6 +111,11 @@ class Pipeline:
             summary = ""
         return summary or _lead(text, self._summary_sentences)[: self._summary_chars]
 
+    async def _summary(self, draft: ArticleDraft) -> str:
+        if self._llm is not None:  # it falls back to the extractive summariser itself
+            return await self._llm.summarize_async(draft.title, draft.text)
+        return await self._run(self._summarize, draft.title, draft.text)
+
     async def ingest(
         self,
         origin: str,
@@ -124,7 +137,7 @@ class Pipeline:
                 # Same content (a date-only edit, a repeat): keep the stored summary.
                 summary: str | None = None
                 if known != digest:
-                    summary = await self._run(self._summarize, draft.title, draft.text)
+                    summary = await self._summary(draft)
                 saved = await self._db.articles.save(draft, origin, summary, digest)
                 if saved.outcome is SaveOutcome.NEW:
                     stats.new += 1

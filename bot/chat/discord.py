@@ -25,17 +25,9 @@ import discord
 from discord import app_commands
 
 from bot.core.models import ChannelRef, FeedInfo, IncomingCommand, Reply
-from bot.delivery.render_discord import DiscordPublisher, render_briefing, render_text, truncate
+from bot.delivery.render_discord import DiscordPublisher as DiscordPublisher  # re-export
+from bot.delivery.render_discord import render_briefing, render_text, truncate
 from bot.errors import ConfigError
-
-__all__ = [
-    "BriefbotClient",
-    "DiscordOptions",
-    "DiscordPublisher",
-    "ShardedBriefbotClient",
-    "build_discord_client",
-    "run_discord",
-]
 
 log = logging.getLogger(__name__)
 
@@ -357,26 +349,18 @@ async def _defer(interaction: discord.Interaction, *, ephemeral: bool) -> bool:
     try:
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
     except discord.NotFound as exc:
-        log.warning(
-            "discord: interaction %s expired before it was acknowledged (code=%s); dropped",
-            interaction.id,
-            exc.code,
-        )
+        msg = "discord: interaction %s expired before it was acknowledged (code=%s); dropped"
+        log.warning(msg, interaction.id, exc.code)
         return False
     except discord.HTTPException as exc:
-        log.warning(
-            "discord: could not acknowledge interaction %s (status=%s code=%s)",
-            interaction.id,
-            exc.status,
-            exc.code,
-        )
+        msg = "discord: could not acknowledge interaction %s (status=%s code=%s)"
+        log.warning(msg, interaction.id, exc.status, exc.code)
         return False
     return True
 
 
 async def send_reply(interaction: discord.Interaction, reply: Reply) -> None:
     """The reply as follow-ups: a briefing as embeds (several messages if long), else text."""
-    none = discord.AllowedMentions.none()
     sends: list[dict[str, Any]] = []
     if reply.briefing is not None:
         for message in render_briefing(reply.briefing):
@@ -386,24 +370,17 @@ async def send_reply(interaction: discord.Interaction, reply: Reply) -> None:
             sends.append(kwargs)
     else:
         sends = [{"content": chunk} for chunk in render_text(reply.text)]
+    none = discord.AllowedMentions.none()
     for kwargs in sends:
         try:
             await interaction.followup.send(
                 ephemeral=reply.ephemeral, allowed_mentions=none, **kwargs
             )
         except discord.NotFound as exc:
-            log.warning(
-                "discord: follow-up for interaction %s came too late (code=%s); dropped",
-                interaction.id,
-                exc.code,
-            )
+            msg = "discord: follow-up for interaction %s came too late (code=%s); dropped"
+            log.warning(msg, interaction.id, exc.code)
             return
         except discord.HTTPException as exc:
-            log.error(
-                "discord: follow-up refused interaction=%s status=%s code=%s: %s",
-                interaction.id,
-                exc.status,
-                exc.code,
-                exc.text,
-            )
+            msg = "discord: follow-up refused interaction=%s status=%s code=%s: %s"
+            log.error(msg, interaction.id, exc.status, exc.code, exc.text)
             return
