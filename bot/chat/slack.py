@@ -49,7 +49,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.core.models import Briefing, IncomingCommand, Reply
-from bot.delivery.render_slack import render_briefing, render_text
+from bot.delivery.render_slack import SlackPublisher, render_briefing, render_text
 from bot.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -430,3 +430,15 @@ async def close_slack_app(app: AsyncApp) -> None:
     engine = getattr(app, "briefbot_engine", None)
     if isinstance(engine, AsyncEngine):
         await engine.dispose()
+
+
+__all__ = [
+    "BOT_SCOPES",
+    "SlackOptions",
+    "SlackPublisher",
+    "SlackRunning",
+    "build_slack_app",
+    "close_slack_app",
+    "run_slack",
+    "start_slack",
+]

@@ -6,8 +6,10 @@ interactions and answers them the way Discord would see it.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 
 from bot.app import Core, open_core
 from bot.chat.discord import BriefbotClient, DiscordOptions, build_discord_client
-from bot.config import test_settings
+from bot.config import Settings, test_settings
 from bot.core.models import ChannelRef
 from tests.fakes.discord_fake import (
     ADMIN_MEMBER,
@@ -33,6 +35,34 @@ from tests.fakes.discord_fake import (
 )
 
 REF = ChannelRef("discord", str(CHANNEL_ID), str(GUILD_ID))
+SEEDS = {
+    "kyiv.json": {
+        "title": "Ukraine and partners agree on new energy aid for Kyiv",
+        "text": "Ukraine secured a new package of energy aid on Tuesday. "
+        "Partners pledged transformers and generators before winter. "
+        "Officials in Kyiv said repairs to the grid would start within days.",
+        "source": "Wire One",
+        "url": "https://wire-one.example/ukraine-energy",
+    },
+    "markets.json": {
+        "title": "Markets close higher as tech shares rally",
+        "text": "Stock markets closed higher on Tuesday. Technology shares led the gains. "
+        "Traders pointed to strong quarterly results from chip makers.",
+        "source": "Wire Two",
+        "url": "https://wire-two.example/markets",
+    },
+}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Fresh seeds dated now, so the default 24 h window always holds them."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    now = datetime.now(UTC).isoformat()
+    for name, seed in SEEDS.items():
+        (seeds / name).write_text(json.dumps({**seed, "published": now}), encoding="utf-8")
+    return test_settings(tmp_path, sources={"seeds_dir": str(seeds)})
 
 
 @pytest.fixture
@@ -92,7 +122,7 @@ async def test_client_logs_in_and_syncs_both_commands_to_the_dev_guild(
 async def test_briefing_with_topic_defers_then_follows_up_with_valid_embeds(
     fake: FakeDiscord, bot: BriefbotClient
 ) -> None:
-    interaction = slash("briefing", [opt("topic", "ukraine"), opt("since", "31d")])
+    interaction = slash("briefing", [opt("topic", "ukraine")])
     [followup] = await ask(fake, interaction)
 
     assert callback_of(fake, interaction)["type"] == 5  # deferred first
@@ -100,7 +130,9 @@ async def test_briefing_with_topic_defers_then_follows_up_with_valid_embeds(
     assert fake.requests[first_call].path.endswith("/callback")
     assert message_problems(followup) == {}
     assert followup["embeds"], followup
-    assert "ukraine" in followup["embeds"][0]["title"].lower()
+    assert [e["title"] for e in followup["embeds"]] == [SEEDS["kyiv.json"]["title"]]
+    assert followup["embeds"][0]["url"] == SEEDS["kyiv.json"]["url"]
+    assert "Wire One" in followup["embeds"][0]["fields"][0]["value"]
     assert "ukraine" in followup["content"].lower()
     assert followup["allowed_mentions"] == {"parse": []}
 
@@ -172,7 +204,7 @@ async def test_an_interaction_answered_too_late_is_logged_and_the_bot_goes_on(
             lambda: any(r.status == 404 for r in fake.calls("POST", late["id"] + "/"))
         )
         # the next user is served normally by the same client
-        [reply] = await ask(fake, slash("briefing", [opt("since", "31d")]))
+        [reply] = await ask(fake, slash("briefing", [opt("since", "2d")]))
     assert reply["embeds"]
     assert not bot.is_closed()
     assert any("expired" in r.getMessage() and late["id"] in r.getMessage() for r in caplog.records)
@@ -185,8 +217,8 @@ async def test_a_follow_up_after_the_token_expired_is_logged_not_raised(
 ) -> None:
     fake.fail("/webhooks/", 404, 10015, "Unknown Webhook")
     with caplog.at_level(logging.WARNING, logger="bot.chat.discord"):
-        await ask(fake, slash("briefing", [opt("since", "31d")]))
-        [reply] = await ask(fake, slash("briefing", [opt("since", "31d")]))
+        await ask(fake, slash("briefing", [opt("since", "2d")]))
+        [reply] = await ask(fake, slash("briefing", [opt("since", "2d")]))
     assert reply["embeds"]
     assert any("too late" in r.getMessage() for r in caplog.records)
 
@@ -194,7 +226,7 @@ async def test_a_follow_up_after_the_token_expired_is_logged_not_raised(
 async def test_every_message_payload_disables_mentions(
     fake: FakeDiscord, bot: BriefbotClient
 ) -> None:
-    await ask(fake, slash("briefing", [opt("topic", "@everyone"), opt("since", "31d")]))
+    await ask(fake, slash("briefing", [opt("topic", "@everyone"), opt("since", "2d")]))
     await ask(fake, slash("briefing-admin", [sub("feeds")], permissions=ADMIN_MEMBER))
     await ask(fake, slash("briefing-admin", [sub("settings")], permissions=BASIC_MEMBER))
     payloads = [m for m in fake.messages if "content" in m or "embeds" in m]
@@ -244,3 +276,35 @@ async def test_subscribe_then_unsubscribe_with_feed_autocomplete(
         [reply] = await ask(fake, slash("briefing-admin", [unsubscribe], permissions=ADMIN_MEMBER))
         assert f"Unsubscribed this channel from {feed_url}" in reply["content"]
     assert await lan_core.subscriptions.feeds(REF) == []
+
+
+async def test_hostile_feed_text_from_the_core_reaches_discord_inert(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    hostile = {
+        "title": "@everyone <@&123> **BREAKING** [login](https://evil.example) ||x||",
+        "text": "Markets fell sharply on Monday. @here traders reacted to <@456> quickly. "
+        "Analysts expect volatility to continue through the week.",
+        "source": "@everyone News",
+        "url": "https://news.example/markets",
+    }
+    (seeds / "hostile.json").write_text(json.dumps(hostile), encoding="utf-8")
+    core = await open_core(test_settings(tmp_path, sources={"seeds_dir": str(seeds)}))
+    try:
+        await core.ingest_seeds()
+        options = DiscordOptions(token=TOKEN, guild_ready_timeout=0.05)
+        client = build_discord_client(core.router, options)
+        async with running(client):
+            [followup] = await ask(fake, slash("briefing"))
+    finally:
+        await core.close()
+    embed = followup["embeds"][0]
+    everything = json.dumps(followup, ensure_ascii=False)
+    for live in ("@everyone", "@here", "<@&123>", "<@456>"):
+        assert live not in everything
+    assert "\\*\\*BREAKING\\*\\*" in embed["title"] and "\\|\\|x\\|\\|" in embed["title"]
+    assert "\\[login](https://evil.example)" in embed["title"]
+    assert followup["allowed_mentions"] == {"parse": []}
+    assert message_problems(followup) == {}

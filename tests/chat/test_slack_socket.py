@@ -47,6 +47,7 @@ async def test_envelope_is_acked_and_the_briefing_posted(core: Core) -> None:
         try:
             [opened] = fake.calls_to("apps.connections.open")
             assert opened.token == fake.app_token
+            await fake.wait_for(lambda: fake.socket_connections == 1)
             await fake.send_envelope(envelope("env-1", "", fake))
             await fake.wait_for(lambda: fake.socket_frames and fake.posts())
             assert fake.socket_frames[0]["envelope_id"] == "env-1"
@@ -86,4 +87,4 @@ async def test_run_slack_serves_until_cancelled(core: Core) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         assert task.done()
-        await fake.wait_for(lambda: not fake._sockets)  # the websocket was closed
+        await fake.wait_for(lambda: fake.socket_connections == 0)  # the websocket was closed

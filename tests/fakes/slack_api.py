@@ -306,12 +306,19 @@ class FakeSlack:
         self._sockets.append(ws)
         await ws.send_str(json.dumps({"type": "hello", "num_connections": 1}))
         self._socket_ready.set()
+        await self._notify()
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 self.socket_frames.append(json.loads(msg.data))
                 await self._notify()
         self._sockets.remove(ws)
+        await self._notify()
         return ws
+
+    @property
+    def socket_connections(self) -> int:
+        """Socket Mode websockets currently open."""
+        return len(self._sockets)
 
     async def send_envelope(self, envelope: dict[str, Any]) -> None:
         """Push one Socket Mode envelope to the connected client."""
