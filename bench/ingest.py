@@ -198,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         peak_rss_after_bare_mb=peak_rss_mb(resource.RUSAGE_SELF),
     )
     if args.json:
-        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
+        print(
+            json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()})
+        )
         return 0
     f = figures
     print(f"feeds: {f['feeds']} ({f['body_mb']:.1f} MB of feed bytes), workers: {f['workers']}")

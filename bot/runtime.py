@@ -76,7 +76,7 @@ async def _start_platforms(
 
         slack_options = SlackOptions.from_env(settings)
         app = build_slack_app(core.router, slack_options)
-        publishers["slack"] = SlackPublisher(app.client)
+        publishers["slack"] = SlackPublisher(app.client, app.installation_store)
 
         async def slack_runner() -> None:
             await run_slack(app, slack_options)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -54,7 +55,7 @@ BUDGET_PARAS = [
 
 
 class Site(BaseHTTPRequestHandler):
-    feeds: dict[str, bytes] = {}
+    feeds: ClassVar[dict[str, bytes]] = {}
 
     def do_GET(self) -> None:
         path = self.path.lstrip("/")
@@ -171,6 +172,7 @@ def test_backfill_flag_keeps_the_latest_n(
     cfg = config(tmp_path)
     run(capsys, *cfg, "feeds", "add", f"{site}/world.xml")
     code, out, _ = run(capsys, *cfg, "ingest", "--once", "--backfill", "1")
+    assert code == 0
     assert "1 new" in out and "1 existing items marked seen" in out
 
 

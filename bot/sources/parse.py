@@ -36,6 +36,7 @@ _SY_PERIOD_S = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 259
 _SY_PERIOD_S["yearly"] = 31536000
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*\[", re.IGNORECASE)
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
+_UTF16_DECL = re.compile(rb"<\?xml[^>]*?encoding=[\"'](utf-16(?:[lb]e)?)[\"']", re.IGNORECASE)
 _SUBSET_END = re.compile(rb"\]\s*>")
 _HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
 
@@ -104,10 +105,18 @@ def _strip_entity_declarations(body: bytes) -> tuple[bytes, bool]:
     return body[: match.start()] + rest, True
 
 
+def _fix_false_utf16(body: bytes) -> bytes:
+    """A declaration saying UTF-16 over bytes without NULs is a lie; say UTF-8 instead."""
+    match = _UTF16_DECL.match(body)
+    if match is None or b"\x00" in body[:256]:
+        return body
+    return body[: match.start(1)] + b"utf-8" + body[match.end(1) :]
+
+
 def _parse_xml_feed(
     body: bytes, *, url: str, content_type: str | None, now: datetime
 ) -> ParsedFeed:
-    body, stripped = _strip_entity_declarations(body)
+    body, stripped = _strip_entity_declarations(_fix_false_utf16(body))
     # A feed served as text/html or text/plain is still a feed: let feedparser sniff it,
     # keeping only the charset the server declared.
     headers = {"content-location": url, "content-type": "application/xml"}

@@ -10,7 +10,7 @@ import yarl
 
 from bot.app import Core
 from bot.chat.discord import DiscordOptions, ShardedBriefbotClient, build_discord_client
-from tests.fakes.discord_fake import TOKEN, FakeDiscord, opt, running, slash
+from tests.fakes.discord_fake import TOKEN, FakeDiscord, running, slash
 
 # Two guild ids that land on different shards of two: (id >> 22) % 2.
 GUILD_EVEN = 4 << 22
@@ -70,7 +70,7 @@ async def test_auto_sharded_client_asks_for_the_shard_count_and_connects_every_s
         assert {g.id: g.shard_id for g in client.guilds} == {GUILD_EVEN: 0, GUILD_ODD: 1}
 
         # an interaction on the second shard is served like any other
-        interaction = slash("briefing", [opt("since", "31d")], guild_id=GUILD_ODD)
+        interaction = slash("briefing", guild_id=GUILD_ODD)
         await fake.inject(interaction)
         await fake.wait_until(lambda: len(fake.calls("POST", interaction["token"])) >= 2)
     calls = fake.calls("POST", interaction["token"])

@@ -87,7 +87,7 @@ async def test_same_article_from_two_feeds_is_stored_once(db: Database) -> None:
     assert one.id == two.id
     by_hash = await db.articles.save(draft("z", url=None), "feed:3", "S", "hx")
     assert by_hash.id == one.id
-    assert set((await db.articles.keys("feed:2"))) == {"y"}
+    assert set(await db.articles.keys("feed:2")) == {"y"}
 
 
 async def test_seen_keys_are_tombstones(db: Database) -> None:
