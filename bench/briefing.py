@@ -31,9 +31,41 @@ from bot.delivery.render_text import render_markdown
 from bot.store.schema import articles, item_keys, stories
 
 WORDS = tuple(
-    "ukraine talks energy market election storm flood budget court vaccine climate rates "
-    "inflation strike border summit trade oil bank tech chip school police fire football "
-    "league trial minister parliament drought harvest rail airport".split(" ")
+    [
+        "ukraine",
+        "talks",
+        "energy",
+        "market",
+        "election",
+        "storm",
+        "flood",
+        "budget",
+        "court",
+        "vaccine",
+        "climate",
+        "rates",
+        "inflation",
+        "strike",
+        "border",
+        "summit",
+        "trade",
+        "oil",
+        "bank",
+        "tech",
+        "chip",
+        "school",
+        "police",
+        "fire",
+        "football",
+        "league",
+        "trial",
+        "minister",
+        "parliament",
+        "drought",
+        "harvest",
+        "rail",
+        "airport",
+    ]
 )
 SOURCES = [f"Outlet {n}" for n in range(40)]
 
