@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -79,6 +80,14 @@ class DiscordSection:
 
 
 @dataclass(frozen=True)
+class WebhooksSection:
+    url_envs: list[str] = field(default_factory=list)
+    schedule: str = "weekdays 08:00"
+    timezone: str = "UTC"
+    topics: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class LLMSection:
     enabled: bool = False
     base_url: str = "http://127.0.0.1:11434/v1"
@@ -96,6 +105,7 @@ class Settings:
     slack: SlackSection = field(default_factory=SlackSection)
     discord: DiscordSection = field(default_factory=DiscordSection)
     llm: LLMSection = field(default_factory=LLMSection)
+    webhooks: WebhooksSection = field(default_factory=WebhooksSection)
     base_dir: Path = field(default_factory=Path.cwd)
 
     @property
@@ -216,6 +226,21 @@ def validate(settings: Settings) -> Settings:
     )
     _require(1 <= settings.slack.port <= 65535, "[slack] port must be 1..65535")
     _require(settings.discord.shard_count >= 0, "[discord] shard_count must be >= 0")
+    for name in settings.webhooks.url_envs:
+        _require(
+            bool(re.fullmatch(r"[A-Z_][A-Z0-9_]*", name)),
+            f"[webhooks] url_envs holds environment variable names, got {name!r} "
+            "(put the URL itself in the environment, never in this file)",
+        )
+    if settings.webhooks.url_envs:
+        from bot.core.schedule import check_timezone, parse_schedule
+        from bot.errors import CommandError
+
+        try:
+            parse_schedule(settings.webhooks.schedule.split())
+            check_timezone(settings.webhooks.timezone)
+        except CommandError as exc:
+            raise ConfigError(f"config: [webhooks] {exc}") from None
     return settings
 
 

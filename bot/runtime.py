@@ -16,8 +16,11 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import suppress
 from typing import Any
 
+import aiohttp
+
 from bot.app import Core, open_core
 from bot.chat.console import ConsoleHarness, run_repl
+from bot.chat.webhook_channels import apply_schedule, webhook_channels
 from bot.config import Settings
 from bot.core.models import Briefing, ChannelRef
 from bot.core.ports import Publisher
@@ -61,6 +64,10 @@ def describe_adapters(settings: Settings) -> Iterator[str]:
 
         DiscordOptions.from_env(settings)
         yield "discord: gateway"
+    for name in settings.webhooks.url_envs:
+        if not os.environ.get(name):
+            raise ConfigError(f"config: [webhooks] url_envs names {name}, which is not set")
+        yield f"webhook: {name} ({settings.webhooks.schedule} {settings.webhooks.timezone})"
     if not slack_configured(settings) and not discord_configured(settings):
         yield "chat: terminal (no SLACK_BOT_TOKEN or DISCORD_TOKEN set)"
 
@@ -103,9 +110,14 @@ async def run_bot(settings: Settings) -> None:
     core = await open_core(settings)
     leadership = Leadership(core.db.engine)
     scheduler: Scheduler | None = None
+    session = aiohttp.ClientSession()
     try:
         publishers: dict[str, Publisher] = {"console": ConsolePublisher()}
         runners = await _start_platforms(core, settings, publishers)
+        if settings.webhooks.url_envs:
+            hooks = webhook_channels(settings.webhooks, session)
+            publishers["webhook"] = hooks
+            await apply_schedule(hooks, settings.webhooks, core.db.channels)
 
         async def briefing_for(ref: ChannelRef, seen: set[int]) -> Briefing:
             return await core.briefing_for(ref, exclude=seen)
@@ -138,6 +150,7 @@ async def run_bot(settings: Settings) -> None:
             scheduler.shutdown()
         with suppress(Exception):
             await leadership.release()
+        await session.close()
         await core.close()
 
 

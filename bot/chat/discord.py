@@ -32,9 +32,6 @@ from bot.errors import ConfigError
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong while preparing that. Please try again in a minute."
-UNKNOWN_INTERACTION = 10062
-ALREADY_ACKNOWLEDGED = 40060
-UNKNOWN_WEBHOOK = 10015
 #: Shown by Discord as the default gate for the admin group; re-checked server-side.
 ADMIN_DEFAULT_PERMISSIONS = discord.Permissions(manage_channels=True)
 
@@ -208,8 +205,9 @@ def register_commands(
     ) -> None:
         # The core reads "<topic words> last <window>" (the window comes last).
         text = (topic or "").strip()
-        if since and since.strip():
-            text = f"{text} last {since.strip()}".strip()
+        window = (since or "").strip().removeprefix("last ").strip()
+        if window:
+            text = f"{text} last {window}".strip()
         await answer(interaction, router, text, admin=False)
 
     admin = app_commands.Group(

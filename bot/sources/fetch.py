@@ -324,7 +324,8 @@ class Fetcher:
         current, permanent = url, True
         for _hop in range(self.options.max_redirects + 1):
             host = await self._check_hop(url, current)
-            async with self._global, self._host_limit(host.lower()):
+            # Host slot first: waiting for a busy host must not hold a global slot.
+            async with self._host_limit(host.lower()), self._global:
                 try:
                     status, location, result = await self._get(url, current, headers)
                 except _AddressRefused as exc:

@@ -196,6 +196,14 @@ def build_app(server: FeedServer) -> web.Application:
         server.bytes_sent["/huge-declared"] = 0
         return response
 
+    async def gzip_bomb(request: web.Request) -> web.Response:
+        """50 KB on the wire, 50 MB once inflated."""
+        packed = gzip.compress(b"\0" * (50 * MB), compresslevel=9)
+        return web.Response(
+            body=packed,
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/rss+xml"},
+        )
+
     async def slow(request: web.Request) -> web.StreamResponse:
         """A body that never ends: one byte every 50 ms."""
         response = web.StreamResponse(headers={"Content-Type": "application/rss+xml"})
@@ -244,6 +252,7 @@ def build_app(server: FeedServer) -> web.Application:
     app.router.add_get("/huge", huge)
     app.router.add_get("/huge-declared", huge_declared)
     app.router.add_get("/slow", slow)
+    app.router.add_get("/gzip-bomb", gzip_bomb)
     app.router.add_get("/editing", editing)
     app.router.add_get("/busy/{n}", busy)
     app.router.add_get("/article/{n}", article)

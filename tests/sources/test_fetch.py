@@ -139,6 +139,14 @@ async def test_declared_length_over_the_cap_is_refused_before_reading(
     assert caught.value.kind == "too_large"
 
 
+async def test_gzip_bomb_is_capped_on_inflated_size(
+    feed_server: FeedServer, fetcher: Fetcher
+) -> None:
+    with pytest.raises(FetchError) as caught:
+        await fetcher.fetch(feed_server.url("/gzip-bomb"))
+    assert caught.value.kind == "too_large"
+
+
 async def test_endless_slow_body_hits_the_total_timeout(feed_server: FeedServer) -> None:
     url = feed_server.url("/slow")
     options = FetchOptions(allow_private_networks=True, total_timeout=0.5)
