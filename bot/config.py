@@ -77,6 +77,7 @@ class DiscordSection:
     application_id: str = ""
     guild_ids: list[str] = field(default_factory=list)
     shard_count: int = 0
+    shard_ids: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,12 @@ def validate(settings: Settings) -> Settings:
         f'[slack] mode must be "socket" or "http", got {settings.slack.mode!r}',
     )
     _require(1 <= settings.slack.port <= 65535, "[slack] port must be 1..65535")
-    _require(settings.discord.shard_count >= 0, "[discord] shard_count must be >= 0")
+    d = settings.discord
+    _require(d.shard_count >= 0, "[discord] shard_count must be >= 0")
+    _require(
+        all(0 <= i < d.shard_count for i in d.shard_ids),
+        f"[discord] shard_ids must be within 0..shard_count-1 (shard_count = {d.shard_count})",
+    )
     for name in settings.webhooks.url_envs:
         _require(
             bool(re.fullmatch(r"[A-Z_][A-Z0-9_]*", name)),

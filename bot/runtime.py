@@ -94,7 +94,7 @@ async def _start_platforms(
         from bot.delivery.render_discord import DiscordPublisher
 
         discord_options = DiscordOptions.from_env(settings)
-        client = build_discord_client(core.router, discord_options)
+        client = build_discord_client(core.router, discord_options, feeds=core.subscriptions)
         publishers["discord"] = DiscordPublisher(client)
 
         async def discord_runner() -> None:
@@ -134,9 +134,18 @@ async def run_bot(settings: Settings) -> None:
         scheduler.every("feeds", 1.0, poll)
         core.schedule_hooks.append(scheduler.channel_changed)
         scheduler.start()
-        await outbox.resume(await core.db.channels.refs_by_id())
-        await scheduler.reconcile(await core.db.channels.scheduled())
         tasks = [asyncio.create_task(r()) for r in runners]
+        active = scheduler
+
+        async def catch_up() -> None:
+            # After the adapters start: a resumed post may need a connected client.
+            try:
+                await outbox.resume(await core.db.channels.refs_by_id())
+                await active.reconcile(await core.db.channels.scheduled())
+            except Exception:
+                log.exception("scheduler: catching up on digests failed")
+
+        tasks.append(asyncio.create_task(catch_up()))
         if runners:
             log.info("briefbot running; Ctrl-C to stop")
             await asyncio.gather(*tasks)

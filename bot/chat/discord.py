@@ -113,6 +113,9 @@ class DiscordOptions:
                 ) from exc
             if section.shard_count:
                 values["shard_count"] = section.shard_count
+            shard_ids = getattr(section, "shard_ids", None)
+            if shard_ids:
+                values["shard_ids"] = tuple(int(i) for i in shard_ids)
         values.update(overrides)
         return cls(**values)
 

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot import USER_AGENT
 from bot.errors import FetchError, ParseError
 from bot.sources.ssrf import (
+    AddressRefused,
+    GuardedResolver,
     Resolver,
-    address_problem,
     ip_literal,
     resolve_checked,
     split_url,
@@ -199,41 +199,6 @@ def classify_exception(url: str, exc: BaseException, *, total_timeout: float) ->
     return FetchError(f"fetch: {url}: {detail}", kind.value)
 
 
-class _AddressRefused(Exception):
-    """Raised inside the connector; ``Fetcher`` turns it into ``FetchError(kind="ssrf")``."""
-
-
-class _GuardedResolver(AbstractResolver):
-    """aiohttp resolver that checks what it returns, so connect uses checked addresses."""
-
-    def __init__(self, resolver: Resolver, options: FetchOptions) -> None:
-        self._resolver = resolver
-        self._options = options
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        addresses = await self._resolver(host, port)
-        if not self._options.allow_private_networks and host not in self._options.trusted_hosts:
-            problem = address_problem(host, addresses)
-            if problem is not None:
-                raise _AddressRefused(problem)
-        return [
-            ResolveResult(
-                hostname=host,
-                host=address,
-                port=port,
-                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for address in addresses
-        ]
-
-    async def close(self) -> None:
-        return None
-
-
 class Fetcher:
     """Bounded HTTP GETs with one shared session; use as ``async with Fetcher(...)``."""
 
@@ -264,7 +229,9 @@ class Fetcher:
         if self._session is None:
             opts = self.options
             connector = aiohttp.TCPConnector(
-                resolver=_GuardedResolver(self._resolver, opts),
+                resolver=GuardedResolver(
+                    self._resolver, opts.allow_private_networks, opts.trusted_hosts
+                ),
                 limit=opts.global_limit,
                 limit_per_host=opts.per_host_limit,
                 ttl_dns_cache=60,
@@ -328,7 +295,7 @@ class Fetcher:
             async with self._host_limit(host.lower()), self._global:
                 try:
                     status, location, result = await self._get(url, current, headers)
-                except _AddressRefused as exc:
+                except AddressRefused as exc:
                     shown = url if current == url else f"{url} (redirected to {current})"
                     raise FetchError(f"fetch: {shown}: {exc}", Kind.SSRF.value) from None
             if result is not None:

@@ -15,7 +15,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import AsyncIterator, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -171,6 +171,12 @@ class Poller:
         except ParseError as exc:
             error = classify_exception(state.url, exc, total_timeout=0)
             return self._failed(state, error, now)
+        except BrokenExecutor:
+            raise  # the pool itself is gone: not this feed's fault
+        except Exception as exc:  # a parser bug on odd bytes must not stop the cycle
+            log.exception("poll: feed_url=%s parser crashed", state.url)
+            message = f"fetch: {state.url}: parse failed ({type(exc).__name__}: {exc})"
+            return self._failed(state, FetchError(message, Kind.NOT_A_FEED.value), now)
         if parsed.bozo:
             log.info("poll: feed_url=%s parsed with warnings: %s", state.url, parsed.bozo)
         result = self._ok(state, fetched, Outcome.PARSED, digest, now, new_url, parsed)
@@ -184,15 +190,17 @@ class Poller:
         At most ``concurrency`` polls are in flight, which bounds the bodies held in
         memory while the parse pool catches up.
         """
-        queue: asyncio.Queue[PollResult | None] = asyncio.Queue()
+        queue: asyncio.Queue[PollResult | BaseException | None] = asyncio.Queue(concurrency)
         pending = iter(states)
 
         async def worker() -> None:
             try:
                 for state in pending:
                     await queue.put(await self.poll(state))
-            finally:
-                await queue.put(None)
+            except Exception as exc:  # handed to the consumer, who re-raises it
+                await queue.put(exc)
+                return
+            await queue.put(None)
 
         workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
         try:
@@ -201,6 +209,8 @@ class Poller:
                 item = await queue.get()
                 if item is None:
                     running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
                 else:
                     yield item
         finally:

@@ -17,6 +17,8 @@ import socket
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
+from aiohttp.abc import AbstractResolver, ResolveResult
+
 from bot.errors import FetchError
 
 # (host, port) -> IP address strings. Injected in tests to map public-looking names to
@@ -136,3 +138,45 @@ async def check_url(
     every request and redirect hop.
     """
     await resolve_checked(url, allow_private_networks=allow_private_networks, resolver=resolver)
+
+
+class AddressRefused(Exception):
+    """Raised inside aiohttp's connector; the fetcher turns it into ``FetchError("ssrf")``."""
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp resolver that checks what it returns, so connect uses checked addresses.
+
+    Resolving once, here, leaves no gap between the check and the connection for a DNS
+    answer that changes (rebinding).
+    """
+
+    def __init__(
+        self, resolver: Resolver, allow_private_networks: bool, trusted_hosts: frozenset[str]
+    ) -> None:
+        self._resolver = resolver
+        self._allow = allow_private_networks
+        self._trusted = trusted_hosts
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await self._resolver(host, port)
+        if not self._allow and host not in self._trusted:
+            problem = address_problem(host, addresses)
+            if problem is not None:
+                raise AddressRefused(problem)
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        return None

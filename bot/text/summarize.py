@@ -18,7 +18,6 @@ checked on BBC News Summary and XSum; nothing depends on the input file.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,11 +64,11 @@ class ScoringWeights:
 
     position: float = 1.0
     position_decay: float = 0.35
-    centrality: float = 0.6
-    backward: float = -0.3
-    edge_floor: float = 0.3
+    centrality: float = 0.3
+    backward: float = 0.0
+    edge_floor: float = 0.1
     title: float = 0.3
-    redundancy: float = 0.5
+    redundancy: float = 0.6
     min_words: int = 6
     max_words: int = 60
 
@@ -184,6 +183,3 @@ def _tfidf(docs: Sequence[Sequence[str]], title: Sequence[str]) -> np.ndarray:
 def lead(sentences: Sequence[str], k: int) -> str:
     """The first ``k`` sentences (the LEAD-k baseline)."""
     return " ".join(sentences[:k])
-
-
-_ = math  # kept for callers that tune weights interactively
