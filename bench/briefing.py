@@ -1,7 +1,9 @@
 """`/briefing` latency over a large store: p50/p99 of the whole command path.
 
-Fills a SQLite file (or ``--database-url``) with N synthetic articles spread over 30
-days and grouped into stories of 1–6 articles from different sources, then times
+Fills a SQLite file (or ``--database-url``) with N articles spread over 30 days, made by
+replicating the real AllSides articles (``--data``, default
+``../shared/data/stories/allsides_dev.jsonl``; each copy of a labelled story gets new
+ids and dates, members keep their outlets; synthetic text when the file is absent), then times
 ``CommandRouter.dispatch`` for `/briefing`, `/briefing <topic>` and `/briefing last 6h`
 — query, ranking, composition — plus the Markdown render. The baseline, measured in
 the same run, is the naive path: load every article of the window and group in Python.
@@ -70,7 +72,37 @@ WORDS = tuple(
 SOURCES = [f"Outlet {n}" for n in range(40)]
 
 
-async def fill(url: str, n_articles: int, now: datetime) -> None:
+def real_stories(path: Path) -> list[list[dict[str, str]]]:
+    """AllSides items grouped by their story label (title, text, publisher)."""
+    groups: dict[str, list[dict[str, str]]] = {}
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            groups.setdefault(str(row["story"]), []).append(row)
+    return list(groups.values())
+
+
+def synthetic_stories(rng: random.Random, count: int = 500) -> list[list[dict[str, str]]]:
+    out = []
+    for n in range(count):
+        topic = " ".join(rng.sample(WORDS, 3))
+        size = rng.choice([1, 1, 2, 3, 4, 6])
+        out.append(
+            [
+                {
+                    "title": f"Story {n} about {topic} ({m})",
+                    "text": f"Body about {topic}. " * 20,
+                    "publisher": rng.choice(SOURCES),
+                }
+                for m in range(size)
+            ]
+        )
+    return out
+
+
+async def fill(
+    url: str, n_articles: int, now: datetime, templates: list[list[dict[str, str]]]
+) -> None:
     core = await open_core(test_settings(Path(tempfile.gettempdir()), bot={"database_url": url}))
     rng = random.Random(7)
     engine = core.db.engine
@@ -81,35 +113,34 @@ async def fill(url: str, n_articles: int, now: datetime) -> None:
     story_id = 0
     while made < n_articles:
         story_id += 1
-        size = min(rng.choice([1, 1, 1, 2, 2, 3, 4, 6]), n_articles - made)
+        template = templates[story_id % len(templates)]
+        members = template[: n_articles - made]
         first = now - timedelta(minutes=rng.uniform(0, 30 * 24 * 60))
-        topic = " ".join(rng.sample(WORDS, 3))
-        published = [first + timedelta(minutes=rng.uniform(0, 600)) for _ in range(size)]
-        published = [min(p, now) for p in published]
+        published = [min(now, first + timedelta(minutes=rng.uniform(0, 600))) for _ in members]
         story_rows.append(
             {
                 "id": story_id,
-                "title": f"Story {story_id} about {topic}",
-                "summary": f"What happened in {topic}. More detail follows here.",
+                "title": members[0]["title"],
+                "summary": members[0]["text"][:300],
                 "first_seen": min(published),
                 "last_updated": max(published),
-                "article_count": size,
-                "source_count": size,
+                "article_count": len(members),
+                "source_count": len({m["publisher"] for m in members}),
             }
         )
-        for n, when in enumerate(published):
+        for member, when in zip(members, published, strict=True):
             made += 1
             article_rows.append(
                 {
                     "id": made,
                     "origin": "bench",
-                    "source": rng.choice(SOURCES),
+                    "source": member["publisher"],
                     "canonical_url": f"https://example.org/{made}",
-                    "title": f"Article {made}: {topic} ({n})",
+                    "title": member["title"],
                     "published_at": when,
                     "fetched_at": when,
-                    "text": f"Body about {topic}. " * 20,
-                    "summary": f"Summary about {topic}.",
+                    "text": member["text"],
+                    "summary": member["text"][:300],
                     "content_hash": f"{made:064d}",
                     "story_id": story_id,
                 }
@@ -184,7 +215,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         started = time.perf_counter()
-        await fill(url, args.articles, now)
+        rng = random.Random(7)
+        templates = real_stories(args.data) if args.data.is_file() else synthetic_stories(rng)
+        source = args.data if args.data.is_file() else "synthetic text"
+        print(f"replicating {len(templates)} stories from {source}", file=sys.stderr)
+        await fill(url, args.articles, now, templates)
         print(
             f"filled {args.articles} articles in {time.perf_counter() - started:.1f} s",
             file=sys.stderr,
@@ -195,6 +230,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(__file__).resolve().parents[2]
+        / "shared"
+        / "data"
+        / "stories"
+        / "allsides_dev.jsonl",
+    )
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument(
         "--database-url", default=None, help="an EMPTY database (default: temp SQLite)"

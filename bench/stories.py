@@ -18,7 +18,10 @@ Rows:
 Then a 10k-article timing: the file replicated with perturbed text (seeded word
 drops) and new ids, all within one 48 h window so every open story is a candidate.
 
-Usage: python bench/stories.py [--data PATH] [--json]
+Finally, story summaries (bot.text.story_summary) against AllSides' neutral roundups
+(``--records``, skipped when absent).
+
+Usage: python bench/stories.py [--data PATH] [--records PATH] [--json]
 """
 
 from __future__ import annotations
@@ -29,17 +32,23 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _rouge import score as rouge  # noqa: E402
 
 from bot.text.grouping import StoryGrouper  # noqa: E402
+from bot.text.sentences import split_sentences  # noqa: E402
+from bot.text.story_summary import summarize_story  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "stories" / "allsides_dev.jsonl"
+DEFAULT_RECORDS = DEFAULT_DATA.with_name("allsides_story_records.jsonl")
 Row = dict[str, Any]
 
 
@@ -61,13 +70,17 @@ def bcubed(labels: Sequence[str], pred: Sequence[int]) -> tuple[float, float, fl
 def pairwise(labels: Sequence[str], pred: Sequence[int]) -> tuple[float, float, float]:
     """Precision/recall/F1 over all pairs of articles put together."""
     both = Counter(zip(pred, labels, strict=True))
-    pairs = lambda counts: sum(c * (c - 1) // 2 for c in counts)  # noqa: E731
     together = pairs(Counter(pred).values())
     same_story = pairs(Counter(labels).values())
     correct = pairs(both.values())
     prec = correct / together if together else 1.0
     rec = correct / same_story if same_story else 1.0
     return prec, rec, _f1(prec, rec)
+
+
+def pairs(counts: Iterable[int]) -> int:
+    """Number of unordered pairs within groups of the given sizes."""
+    return sum(c * (c - 1) // 2 for c in counts)
 
 
 def _f1(p: float, r: float) -> float:
@@ -123,9 +136,51 @@ def replicate(rows: Sequence[Row], n: int) -> tuple[list[Row], list[datetime]]:
     return out, times
 
 
+def story_summaries(rows: Sequence[Row], records: Path) -> dict[str, Row]:
+    """ROUGE of story summaries against AllSides' neutral roundup (first paragraph) and
+    of headlines against its issue title; members grouped by the true label, so this
+    measures the summariser alone. Baselines: the first member's lead-3 and title, and
+    the first sentence of each member in turn."""
+    refs = {}
+    for line in records.open(encoding="utf-8"):
+        rec = json.loads(line)
+        if rec.get("roundup"):
+            refs[rec["story"]] = (rec["roundup"][0], rec.get("issue", ""))
+    members: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    order = list(range(len(rows)))
+    random.Random(0).shuffle(order)
+    for i in order:
+        row = rows[i]
+        if row["story"] in refs:
+            members[row["story"]].append((row["publisher"], row["title"], row["text"]))
+    outputs: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
+    start = time.perf_counter()
+    for story, group in members.items():
+        headline, summary = summarize_story(group)
+        outputs["briefbot"].append((summary, headline, *refs[story]))
+    elapsed = time.perf_counter() - start
+    for story, group in members.items():
+        first = group[0]
+        lead3 = " ".join(split_sentences(first[2])[:3])
+        outputs["first_member_lead3"].append((lead3, first[1], *refs[story]))
+        firsts = [split_sentences(body)[:1] for _, _, body in group]
+        turn = " ".join(s for f in firsts for s in f)
+        outputs["lead1_each_member"].append((turn, first[1], *refs[story]))
+    table: dict[str, Row] = {}
+    for name, outs in outputs.items():
+        scores = [rouge(split_sentences(o) or [o], split_sentences(ref)) for o, _, ref, _ in outs]
+        heads = [rouge([h], [issue])["rouge1"] for _, h, _, issue in outs]
+        table[name] = {m: sum(x[m] for x in scores) / len(scores) for m in scores[0]}
+        table[name]["headline_rouge1"] = sum(heads) / len(heads)
+        table[name]["mean_chars"] = sum(len(o) for o, _, _, _ in outs) / len(outs)
+    table["briefbot"]["stories_per_s"] = len(members) / elapsed
+    return table
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--records", type=Path, default=DEFAULT_RECORDS)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--big", type=int, default=10_000, help="articles in the timing run")
     args = parser.parse_args(argv)
@@ -150,8 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds": big["articles"] / big["articles_per_s"],
         "articles_per_s": big["articles_per_s"],
     }
+    summaries = story_summaries(rows, args.records) if args.records.exists() else {}
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({**results, "story_summary": summaries}, indent=2))
         return 0
     print(f"data: {args.data} ({len(rows)} articles, {len({r['story'] for r in rows})} stories)")
     head = ("system", "B3 P", "B3 R", "B3 F1", "pair P", "pair R", "pair F1", "stories", "art/s")
@@ -169,6 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"timing: {b['articles']} articles (replicated, perturbed, one 48 h window) grouped "
         f"in {b['seconds']:.2f} s = {b['articles_per_s']:.0f} articles/s"
     )
+    if summaries:
+        print(f"\nstory summaries vs AllSides roundups ({args.records.name}), true groups:")
+        print(f"{'system':<20} {'R-1':>6} {'R-2':>6} {'R-Lsum':>6} {'head R-1':>8} {'chars':>6}")
+        for name, r in summaries.items():
+            print(
+                f"{name:<20} {r['rouge1']:6.2f} {r['rouge2']:6.2f} {r['rougeLsum']:6.2f} "
+                f"{r['headline_rouge1']:8.2f} {r['mean_chars']:6.0f}"
+            )
     return 0
 
 

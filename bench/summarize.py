@@ -8,9 +8,10 @@ Input JSONL ``{id, article, summary, title?}`` (CNN/DailyMail dev by default; al
 - Every system gets the same sentences (``split_sentences``) and the same k.
 - TextRank (Mihalcea & Tarau 2004: word-overlap similarity, PageRank) and LexRank
   (Erkan & Radev 2004: TF-IDF cosine graph with a 0.1 threshold, power iteration)
-  are compact re-implementations with numpy: sumy is not installed here (and needs
-  NLTK data that cannot be downloaded), so speed ratios are against these, which
-  are much faster than sumy's.
+  are compact re-implementations with numpy. When ``sumy`` is importable its LexRank
+  and TextRank run too (rows ``sumy_*``, fed briefbot's splitter as tokenizer since
+  NLTK's punkt data cannot be downloaded); it is not installed here, so speed ratios
+  in this environment are against the numpy versions, which are far faster than sumy.
 - ``diff_vs_lead`` is the mean per-article ROUGE-1 difference with a paired bootstrap
   95% CI (1,000 resamples, seeded).
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +37,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _rouge import score as rouge  # noqa: E402
 
-from bot.text.sentences import split_sentences  # noqa: E402
+from bot.text.sentences import _split_paragraph, split_sentences  # noqa: E402
 from bot.text.summarize import ExtractiveSummarizer, content_tokens  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "summarization" / "cnndm_dev.jsonl"
@@ -89,10 +91,46 @@ def lexrank(k: int) -> System:
         idf = np.log(len(sents) / np.maximum((tf > 0).sum(axis=0), 1))
         vec = tf * idf
         vec /= np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
-        adj = ((vec @ vec.T) > 0.1).astype(np.float64)
+        adj = (np.einsum("ik,jk->ij", vec, vec) > 0.1).astype(np.float64)
         return _top_k(sents, _pagerank(adj), k)
 
     return run
+
+
+class _SumyTokenizer:
+    """sumy's tokenizer protocol backed by briefbot's splitter: no NLTK punkt needed."""
+
+    language = "english"
+
+    def to_sentences(self, paragraph: str) -> tuple[str, ...]:
+        return tuple(split_sentences(paragraph))
+
+    def to_words(self, sentence: str) -> tuple[str, ...]:
+        return tuple(re.findall(r"[\w'’-]+", sentence))
+
+
+def sumy_systems(k: int) -> dict[str, System]:
+    """sumy's LexRank and TextRank when sumy is installed (it is not a dependency)."""
+    try:
+        from sumy.nlp.stemmers import Stemmer  # type: ignore[import-not-found]
+        from sumy.parsers.plaintext import PlaintextParser  # type: ignore[import-not-found]
+        from sumy.summarizers.lex_rank import LexRankSummarizer  # type: ignore[import-not-found]
+        from sumy.summarizers.text_rank import TextRankSummarizer  # type: ignore[import-not-found]
+        from sumy.utils import get_stop_words  # type: ignore[import-not-found]
+    except ImportError:
+        return {}
+    tokenizer = _SumyTokenizer()
+    systems: dict[str, System] = {}
+    for name, cls in (("sumy_lexrank", LexRankSummarizer), ("sumy_textrank", TextRankSummarizer)):
+        summarizer = cls(Stemmer("english"))
+        summarizer.stop_words = get_stop_words("english")
+
+        def run(title: str, text: str, summarizer: Any = summarizer) -> str:
+            doc = PlaintextParser.from_string(text, tokenizer).document
+            return " ".join(str(s) for s in summarizer(doc, k))
+
+        systems[name] = run
+    return systems
 
 
 def lead(k: int) -> System:
@@ -106,10 +144,13 @@ def evaluate(
     table: dict[str, dict[str, float]] = {}
     per_article: dict[str, list[float]] = {}
     for name, system in systems.items():
+        _split_paragraph.cache_clear()  # every system pays for its own sentence splitting
         start = time.perf_counter()
         outputs = [system(r.get("title") or "", r["article"]) for r in rows]
         elapsed = time.perf_counter() - start
-        scores = [rouge(split_sentences(o) or [o], ref) for o, ref in zip(outputs, refs, strict=True)]
+        scores = [
+            rouge(split_sentences(o) or [o], ref) for o, ref in zip(outputs, refs, strict=True)
+        ]
         table[name] = {
             m: float(np.mean([s[m] for s in scores])) for m in ("rouge1", "rouge2", "rougeLsum")
         }
@@ -117,6 +158,24 @@ def evaluate(
         table[name]["mean_chars"] = float(np.mean([len(o) for o in outputs]))
         per_article[name] = [s["rouge1"] for s in scores]
     return table, per_article
+
+
+def splitter_speed(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Articles/s of briefbot's splitter and of bare sentencex on the same texts."""
+    from sentencex import segment
+
+    texts = [r["article"] for r in rows]
+    _split_paragraph.cache_clear()
+    start = time.perf_counter()
+    for text in texts:
+        split_sentences(text)
+    ours = len(texts) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for text in texts:
+        list(segment("en", text))
+    bare = len(texts) / (time.perf_counter() - start)
+    _split_paragraph.cache_clear()
+    return {"split_sentences_articles_per_s": ours, "sentencex_articles_per_s": bare}
 
 
 def bootstrap_ci(diff: Sequence[float], n: int = 1000) -> tuple[float, float]:
@@ -148,7 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         base: lead(k),
         "textrank": textrank(k),
         "lexrank": lexrank(k),
+        **sumy_systems(k),
     }
+    splitter = splitter_speed(rows)
     table, per_article = evaluate(systems, rows)
     for name in systems:
         if name != base:
@@ -157,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             table[name][f"rouge1_diff_vs_{base}"] = float(np.mean(diff))
             table[name]["ci95_low"], table[name]["ci95_high"] = lo, hi
     if args.json:
-        print(json.dumps(table, indent=2))
+        print(json.dumps({**table, "_splitter": splitter}, indent=2))
         return 0
     print(f"data: {args.data} ({len(rows)} articles), k={k}, briefbot budget {args.chars} chars")
     print(
@@ -173,6 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{name:<10} {r['rouge1']:6.2f} {r['rouge2']:6.2f} {r['rougeLsum']:6.2f} "
             f"{r['articles_per_s']:8.0f} {r['mean_chars']:6.0f}  {vs}"
         )
+    print(
+        f"sentence splitting alone: split_sentences "
+        f"{splitter['split_sentences_articles_per_s']:.0f} articles/s, bare sentencex "
+        f"{splitter['sentencex_articles_per_s']:.0f} articles/s"
+    )
     return 0
 
 

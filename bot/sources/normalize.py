@@ -144,22 +144,14 @@ def html_to_text(fragment: str | None) -> str:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (lxml.etree.ParserError, ValueError):
         return collapse_ws(html.unescape(re.sub(r"<[^>]*>", " ", fragment)))
-    for bad in root.iter(*_DROP_TAGS, lxml.etree.Comment, lxml.etree.ProcessingInstruction):
-        bad.drop_tree()
-    parts: list[str] = []
-    for event, element in lxml.etree.iterwalk(root, events=("start", "end")):
-        tag = element.tag if isinstance(element.tag, str) else ""
-        if event == "start":
-            if tag in _BLOCK_TAGS:
-                parts.append("\n")
-            if element.text:
-                parts.append(element.text)
-        else:
-            if tag in _BLOCK_TAGS:
-                parts.append("\n")
-            if element.tail and element is not root:
-                parts.append(element.tail)
-    return collapse_ws("".join(parts))
+    # Tree surgery in C (lxml); Python touches only block elements, to mark line breaks.
+    lxml.etree.strip_elements(
+        root, *_DROP_TAGS, lxml.etree.Comment, lxml.etree.ProcessingInstruction, with_tail=False
+    )
+    for block in root.iter(*_BLOCK_TAGS):
+        block.text = "\n" + (block.text or "")
+        block.tail = "\n" + (block.tail or "")
+    return collapse_ws(lxml.etree.tostring(root, method="text", encoding="unicode"))
 
 
 def clean_title(raw: str | None, *, fallback_text: str = "") -> str:

@@ -187,8 +187,9 @@ class Poller:
     ) -> AsyncIterator[PollResult]:
         """Poll many feeds, yielding results as they finish.
 
-        At most ``concurrency`` polls are in flight, which bounds the bodies held in
-        memory while the parse pool catches up.
+        At most ``concurrency`` polls are in flight and as many results wait for the
+        caller, which bounds the bodies and drafts held in memory. A caller that may stop
+        early wraps the call in ``contextlib.aclosing`` so unfinished polls are cancelled.
         """
         queue: asyncio.Queue[PollResult | BaseException | None] = asyncio.Queue(concurrency)
         pending = iter(states)

@@ -38,8 +38,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.25
 _TITLE_WEIGHT = 2.0
 _LEAD_CHARS = 1200
-_PROBE_TERMS = 10  # rarest terms of an article used to find candidate stories
+_PROBE_TERMS = 10  # highest-weight (rarest) terms of an article, to find candidates
 _EXACT_CANDIDATES = 8  # candidates that get an exact cosine
+# IDF acts as if a background corpus of this many documents (none containing the
+# term) had been seen: a cold start (a fresh install, a restart that reloads a few
+# dozen stories) would otherwise call every shared word "common".
+_PRIOR_DOCS = 100
+_PRUNE_EVERY = 500  # adds between sweeps of stories far outside the window
 
 
 @dataclass(slots=True)
@@ -72,13 +77,35 @@ class StoryGrouper:
         self._df: Counter[str] = Counter()
         self._docs = 0
         self._next_key = 1
+        self._latest: datetime | None = None
+        self._adds_since_prune = 0
 
     def __len__(self) -> int:
         return len(self._stories)
 
     def stories(self) -> Iterator[StoryState]:
-        """Stories known to the grouper, in creation order."""
+        """Open stories (not yet pruned), in creation order."""
         return iter(self._stories.values())
+
+    def prune(self, before: datetime) -> int:
+        """Forget stories last updated before ``before``; returns how many.
+
+        ``add`` calls it every few hundred articles with ``before`` two windows behind
+        the newest article seen, so a long-running process keeps a bounded index. Only
+        an article back-dated by more than a window could have joined a pruned story.
+        """
+        stale = [key for key, story in self._stories.items() if story.last_updated < before]
+        for key in stale:
+            story = self._stories.pop(key)
+            for term in story.centroid:
+                posting = self._postings.get(term)
+                if posting is not None:
+                    posting.pop(key, None)
+                    if not posting:
+                        del self._postings[term]
+        if stale:
+            logger.debug("grouping: pruned %d stories, %d open", len(stale), len(self._stories))
+        return len(stale)
 
     def load(
         self,
@@ -113,6 +140,11 @@ class StoryGrouper:
         best.doc_ids.append(doc_id)
         if source not in best.sources:
             best.sources.append(source)
+        self._latest = published_at if self._latest is None else max(self._latest, published_at)
+        self._adds_since_prune += 1
+        if self._adds_since_prune >= _PRUNE_EVERY:
+            self._adds_since_prune = 0
+            self.prune(self._latest - 2 * self.window)
         return best.key
 
     def similarity(self, story_key: int, title: str, text: str) -> float:
@@ -123,11 +155,12 @@ class StoryGrouper:
 
     # -- internals ---------------------------------------------------------------
 
-    def _features(self, title: str, text: str) -> Counter[str]:
-        counts: Counter[str] = Counter()
+    def _features(self, title: str, text: str) -> dict[str, float]:
+        counts: dict[str, float] = {}
         for tok in content_tokens(title):
-            counts[tok] += _TITLE_WEIGHT
-        counts.update(content_tokens(text[:_LEAD_CHARS]))
+            counts[tok] = counts.get(tok, 0.0) + _TITLE_WEIGHT
+        for tok in content_tokens(text[:_LEAD_CHARS]):
+            counts[tok] = counts.get(tok, 0.0) + 1.0
         return counts
 
     def _vectorise(self, title: str, text: str) -> dict[str, float]:
@@ -136,9 +169,9 @@ class StoryGrouper:
         self._df.update(counts.keys())
         return self._weights(counts)
 
-    def _weights(self, counts: Counter[str]) -> dict[str, float]:
+    def _weights(self, counts: dict[str, float]) -> dict[str, float]:
         """Unit vector with sublinear tf and smoothed incremental idf."""
-        n = self._docs + 1
+        n = self._docs + _PRIOR_DOCS
         df = self._df
         vec = {t: (1.0 + math.log(c)) * math.log(n / (df[t] + 0.5)) for t, c in counts.items()}
         norm = math.sqrt(sum(w * w for w in vec.values()))
@@ -185,4 +218,4 @@ def _cosine(vec: dict[str, float], story: StoryState) -> float:
         return 0.0
     # map() keeps the loop in C: this dot product is the grouper's hot spot.
     hits = map(story.centroid.get, vec.keys(), repeat(0.0))
-    return sum(map(mul, vec.values(), hits)) / story.norm
+    return float(sum(map(mul, vec.values(), hits))) / story.norm

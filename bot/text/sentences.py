@@ -18,6 +18,13 @@ from sentencex import segment
 __all__ = ["clean_text", "split_sentences", "strip_dateline"]
 
 # Whole lines that carry no article content.
+# Words a time-stamp line may contain besides digits and punctuation.
+_DATE_WORDS = (
+    r"[ap]\.m\.|\b(?:on|at|and|updated|published|gmt|utc|bst|cet|cest|est|edt|pst|pdt|et|pt|"
+    r"am|pm|jan\w*|feb\w*|mar\w*|apr\w*|may|june?|july?|aug\w*|sep\w*|oct\w*|"
+    r"nov\w*|dec\w*|mon\w*|tue\w*|wed\w*|thu\w*|fri\w*|sat\w*|sun\w*)\b"
+)
+
 _BOILERPLATE_LINE = re.compile(
     r"""^(?:
         advertisements?|advertising|sponsored(?:\s+content)?|ad
@@ -31,10 +38,9 @@ _BOILERPLATE_LINE = re.compile(
       | scroll\s+down\s+for\s+(?:video|more).{0,20}
       | (?:watch|video|photos?|gallery|listen)\s*[:|]?\s*.{0,60}\s*\(?\d{1,2}:\d{2}\)?
       | (?:copyright|©)\s.{0,120}|all\s+rights\s+reserved\.?
-      | (?:published|updated|last\s+(?:updated|modified))\b[^.!?]{0,80}
-        (?:\d{1,2}:\d{2}|\b(?:19|20)\d{2}\b)[^!?]{0,60}
+      | (?:published|updated|last\s+(?:updated|modified))\s*:?\s*(?:{date}|[\d:,./|+\-\s])+
       | getty\s+images|image\s+(?:copyright|caption).{0,100}|ap\s+photo.{0,60}
-    )\s*$""",
+    )\s*$""".replace("{date}", _DATE_WORDS),
     re.IGNORECASE | re.VERBOSE,
 )
 
@@ -65,7 +71,14 @@ _DATELINE = re.compile(
     re.VERBOSE,
 )
 
-_SPACES = re.compile(r"[ \t\u00a0\u2009\u200b\u202f]+")
+# sentencex never splits after these; in news they often end a sentence. "May" is
+# never abbreviated; the others end one when a typical sentence start follows.
+_STARTERS = frozenset(
+    {"The", "He", "She", "It", "They", "We", "But", "In", "This", "That", "Its", "His", "Her"}
+    | {"Their", "There", "However", "Meanwhile"}
+)
+_ABBR_DOTS = ("May.", "Inc.", "Corp.", "Co.", "Ltd.", "Jr.", "Sr.", "etc.")
+_MISSED_SPLIT = re.compile(r"\b(May|Inc|Corp|Co|Ltd|Jr|Sr|etc)\.\s+(?=([A-Z\"“]\w*))")
 _HAS_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
@@ -85,10 +98,11 @@ def clean_text(text: str) -> list[str]:
     """Split ``text`` into paragraphs without boilerplate, bylines or the dateline."""
     paragraphs: list[str] = []
     for raw in text.splitlines():
-        line = _SPACES.sub(" ", raw).strip()
+        line = " ".join(raw.replace("\u200b", "").split())  # also folds NBSP, thin spaces
         if not line or _BOILERPLATE_LINE.match(line) or _BYLINE.match(line):
             continue
-        line = _INLINE_BOILERPLATE.sub(" ", line).strip()
+        if "dvertisement" in line or "ADVERTISEMENT" in line or "croll down" in line:
+            line = _INLINE_BOILERPLATE.sub(" ", line).strip()
         if not paragraphs:
             line = strip_dateline(line)
         if line:
@@ -108,19 +122,40 @@ def _starts_lower(piece: str) -> bool:
     return False
 
 
+def _resplit(piece: str) -> list[str]:
+    """Split where sentencex kept "in May. Shares" or "Apple Inc. The firm" together."""
+    if not any(abbr in piece for abbr in _ABBR_DOTS):
+        return [piece]
+    out: list[str] = []
+    start = 0
+    for match in _MISSED_SPLIT.finditer(piece):
+        if match.group(1) == "May" or match.group(2) in _STARTERS:
+            out.append(piece[start : match.end(1) + 1])
+            start = match.end()
+    out.append(piece[start:])
+    return out
+
+
 @lru_cache(maxsize=4096)
 def _split_paragraph(paragraph: str) -> tuple[str, ...]:
-    pieces = [p.strip() for p in segment("en", paragraph)]
+    pieces = [q.strip() for p in segment("en", paragraph) for q in _resplit(p)]
     merged: list[str] = []
+    prefix = ""  # a wordless piece ("1.", "•") belongs to the sentence after it
     for piece in pieces:
         if not piece:
             continue
+        if not _HAS_WORD.search(piece):
+            prefix = f"{prefix} {piece}".strip()
+            continue
         # A "sentence" starting in lower case continues the previous one
         # ('"We will win." he said', 'the U.S. economy').
-        if merged and (_starts_lower(piece) or not _HAS_WORD.search(piece)):
+        if merged and not prefix and _starts_lower(piece):
             merged[-1] = f"{merged[-1]} {piece}"
         else:
-            merged.append(piece)
+            merged.append(f"{prefix} {piece}".strip())
+        prefix = ""
+    if prefix and merged:
+        merged[-1] = f"{merged[-1]} {prefix}"
     return tuple(merged)
 
 
@@ -128,9 +163,13 @@ def split_sentences(text: str) -> list[str]:
     """Sentences of a news text, in order, with boilerplate and dateline removed.
 
     Each sentence is stripped and has its internal whitespace collapsed; pieces
-    without a word (stray punctuation, numbers) are merged into their neighbour.
+    without a word (list numbers, stray punctuation) join the next sentence.
     """
     sentences: list[str] = []
     for paragraph in clean_text(text):
-        sentences.extend(s for s in _split_paragraph(paragraph) if _HAS_WORD.search(s))
+        sentences.extend(
+            s
+            for s in _split_paragraph(paragraph)
+            if _HAS_WORD.search(s) and not _BOILERPLATE_LINE.match(s)
+        )
     return sentences

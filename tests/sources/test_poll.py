@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -175,3 +177,32 @@ async def test_poll_all_in_the_process_pool(feed_server: FeedServer, fetcher: Fe
         results = {r.url: r async for r in poller.poll_all(states, concurrency=3)}
     assert [len(results[s.url].drafts) for s in states] == [4, 3, 2, 4, 0]
     assert results[states[-1].url].error_kind == "server"
+
+
+async def test_a_parser_crash_is_recorded_not_raised(
+    feed_server: FeedServer, poller: Poller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(*args: object) -> object:
+        raise TypeError("unexpected None")
+
+    monkeypatch.setattr("bot.sources.poll._parse_job", crash)
+    url = feed_server.url("/feeds/rss20_liftoff.xml")
+    result = await poller.poll(FeedPollState(url=url), now=NOW)
+    assert result.outcome is Outcome.FAILED and result.error_kind == "not_a_feed"
+    assert result.last_error == f"fetch: {url}: parse failed (TypeError: unexpected None)"
+
+
+async def test_poll_all_stops_cleanly_when_the_caller_stops(
+    feed_server: FeedServer, poller: Poller
+) -> None:
+    states = [FeedPollState(url=feed_server.url(f"/busy/{i}")) for i in range(20)]
+    seen = []
+    async with aclosing(poller.poll_all(states, concurrency=2)) as results:
+        async for result in results:
+            seen.append(result)
+            if len(seen) == 3:
+                break
+    hits = sum(v for k, v in feed_server.hits.items() if k.startswith("/busy/"))
+    await asyncio.sleep(0.3)  # nothing is still polling in the background
+    assert hits == sum(v for k, v in feed_server.hits.items() if k.startswith("/busy/")) < 20
+    assert len(seen) == 3

@@ -1,0 +1,106 @@
+"""Sentence splitting on hand-made news text with the usual traps."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.text.sentences import clean_text, split_sentences, strip_dateline
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "The U.S. Senate passed the bill. Mr. Smith voted no.",
+            ["The U.S. Senate passed the bill.", "Mr. Smith voted no."],
+        ),
+        (
+            "Gen. Milley met Dr. Jones at 3 p.m. on Monday. They spoke for an hour.",
+            ["Gen. Milley met Dr. Jones at 3 p.m. on Monday.", "They spoke for an hour."],
+        ),
+        (
+            "Inflation rose 3.5 percent in May. Shares fell $1.20 to $45.10.",
+            ["Inflation rose 3.5 percent in May.", "Shares fell $1.20 to $45.10."],
+        ),
+        (
+            '"We will win." he said. "Really?" she asked.',
+            ['"We will win." he said.', '"Really?" she asked.'],
+        ),
+        (
+            "Is it over? Not yet! The count goes on.",
+            ["Is it over?", "Not yet!", "The count goes on."],
+        ),
+    ],
+)
+def test_tricky_sentences(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("WASHINGTON (Reuters) — The Senate voted on Tuesday.", "The Senate voted on Tuesday."),
+        ("LONDON, March 3 (AP) - Prices rose again this week.", "Prices rose again this week."),
+        ("(CNN) -- Rescuers reached the village at dawn.", "Rescuers reached the village at dawn."),
+        ("(CNN)Rescuers reached the village at dawn.", "Rescuers reached the village at dawn."),
+        ("NEW YORK — Stocks fell sharply on Monday.", "Stocks fell sharply on Monday."),
+    ],
+)
+def test_datelines_are_dropped(text: str, first: str) -> None:
+    assert split_sentences(text)[0] == first
+
+
+def test_ordinary_first_sentence_is_not_taken_for_a_dateline() -> None:
+    text = "NASA said on Monday that the launch - planned for May - is delayed."
+    assert strip_dateline(text) == text
+    assert split_sentences("A vote - the first in years - is due.") == [
+        "A vote - the first in years - is due."
+    ]
+
+
+def test_boilerplate_and_byline_lines_are_dropped() -> None:
+    text = "\n".join(
+        [
+            "By Jane Doe and John Roe, Reuters",
+            "Published: 12:00 EST, 1 May 2014 | Updated: 12:30 EST, 1 May 2014",
+            "The council approved the budget.",
+            "Advertisement",
+            "Read more: Council news",
+            "Scroll down for video",
+            "The vote was close. Story continues below",
+            "Updated 10:32 a.m. ET",
+            "Updated figures were published in 2020.",
+            "Share this article",
+            "By Tuesday, the money had been spent.",
+        ]
+    )
+    assert split_sentences(text) == [
+        "The council approved the budget.",
+        "The vote was close.",
+        "Updated figures were published in 2020.",
+        "By Tuesday, the money had been spent.",
+    ]
+
+
+def test_sentence_final_abbreviations_that_news_uses() -> None:
+    text = "Prices rose in May. Shares fell. He joined Apple Inc. The firm grew. Acme Inc. said no."
+    assert split_sentences(text) == [
+        "Prices rose in May.",
+        "Shares fell.",
+        "He joined Apple Inc.",
+        "The firm grew.",
+        "Acme Inc. said no.",
+    ]
+
+
+def test_inline_advertisement_between_sentences_is_removed() -> None:
+    text = "The vote was close. Advertisement The result is due on Friday."
+    assert split_sentences(text) == ["The vote was close.", "The result is due on Friday."]
+
+
+def test_paragraphs_never_join_and_whitespace_collapses() -> None:
+    text = "First   paragraph ends here\nSecond\u00a0one starts here."
+    assert split_sentences(text) == ["First paragraph ends here", "Second one starts here."]
+    assert clean_text("  \n\n  ") == []
+    assert split_sentences("") == []
+    assert split_sentences("... 42 ...") == []

@@ -1,0 +1,145 @@
+"""Incremental story grouping on a small hand-made set (quality figures: bench/stories.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.text.grouping import StoryGrouper
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+# (title, text, hours after T0, source, event)
+ARTICLES = [
+    (
+        "Senate passes $1.2 trillion infrastructure bill after months of talks",
+        "The Senate on Tuesday passed a $1.2 trillion infrastructure bill with money for "
+        "roads, bridges, broadband and the power grid, sending it to the House.",
+        0.0,
+        "Reuters",
+        "infra",
+    ),
+    (
+        "Powell says Fed will keep rates near zero as inflation cools",
+        "Federal Reserve Chair Jerome Powell said the central bank will keep interest rates "
+        "near zero, pointing to cooling inflation and a slow jobs recovery.",
+        0.5,
+        "Reuters",
+        "fed",
+    ),
+    (
+        "Bipartisan infrastructure deal clears Senate, heads to House",
+        "A bipartisan infrastructure bill worth $1.2 trillion cleared the Senate in a 69-30 "
+        "vote, funding bridges, roads, broadband internet and the electric grid.",
+        1.0,
+        "CNN",
+        "infra",
+    ),
+    (
+        "Wildfire forces thousands to flee in northern California",
+        "A fast-moving wildfire in northern California forced thousands of residents to "
+        "evacuate as firefighters battled strong winds and dry brush.",
+        1.5,
+        "AP",
+        "fire",
+    ),
+    (
+        "Democrats celebrate as Senate approves trillion-dollar roads and broadband package",
+        "Senate Democrats and 19 Republicans approved the $1.2 trillion infrastructure "
+        "package on Tuesday; the bill funds roads, bridges and broadband and goes to the House.",
+        2.0,
+        "Fox News",
+        "infra",
+    ),
+    (
+        "Fed chair Powell signals interest rates will stay low",
+        "Jerome Powell, chair of the Federal Reserve, signalled that interest rates will stay "
+        "near zero while inflation cools and the jobs market recovers.",
+        3.0,
+        "CNN",
+        "fed",
+    ),
+]
+
+
+def _group(grouper: StoryGrouper) -> dict[str, set[int]]:
+    by_event: dict[str, set[int]] = {}
+    for doc_id, (title, text, hours, source, event) in enumerate(ARTICLES):
+        key = grouper.add(doc_id, title, text, T0 + timedelta(hours=hours), source)
+        by_event.setdefault(event, set()).add(key)
+    return by_event
+
+
+def test_same_event_from_three_outlets_is_one_story_and_events_stay_apart() -> None:
+    by_event = _group(StoryGrouper())
+    assert all(len(keys) == 1 for keys in by_event.values()), by_event
+    all_keys = [next(iter(k)) for k in by_event.values()]
+    assert len(set(all_keys)) == len(by_event)
+
+
+def test_story_keeps_members_sources_and_first_last_seen() -> None:
+    grouper = StoryGrouper()
+    _group(grouper)
+    infra = next(s for s in grouper.stories() if 0 in s.doc_ids)
+    assert infra.doc_ids == [0, 2, 4]
+    assert infra.sources == ["Reuters", "CNN", "Fox News"]
+    assert infra.first_seen == T0
+    assert infra.last_updated == T0 + timedelta(hours=2)
+    assert len(grouper) == 3
+
+
+def test_deterministic_for_the_same_input_order() -> None:
+    assert _group(StoryGrouper()) == _group(StoryGrouper())
+
+
+def test_stories_outside_the_window_are_not_joined() -> None:
+    grouper = StoryGrouper(window_hours=48)
+    title, text, _, source, _ = ARTICLES[0]
+    first = grouper.add(1, title, text, T0, source)
+    later = grouper.add(2, ARTICLES[2][0], ARTICLES[2][1], T0 + timedelta(days=5), "CNN")
+    soon = grouper.add(3, ARTICLES[4][0], ARTICLES[4][1], T0 + timedelta(hours=3), "Fox")
+    assert later != first
+    assert soon == first
+
+
+def test_loaded_stories_are_joined_and_keys_never_reused() -> None:
+    grouper = StoryGrouper()
+    grouper.load(41, ARTICLES[0][0], ARTICLES[0][1], T0)
+    grouper.load(57, ARTICLES[3][0], ARTICLES[3][1], T0)
+    key = grouper.add(1, ARTICLES[2][0], ARTICLES[2][1], T0 + timedelta(hours=1), "CNN")
+    assert key == 41
+    fresh = grouper.add(2, ARTICLES[1][0], ARTICLES[1][1], T0 + timedelta(hours=1), "AP")
+    assert fresh not in (41, 57)
+    assert fresh > 57
+
+
+def test_similarity_is_higher_within_a_story() -> None:
+    grouper = StoryGrouper()
+    key = grouper.add(0, ARTICLES[0][0], ARTICLES[0][1], T0, "Reuters")
+    grouper.add(1, ARTICLES[1][0], ARTICLES[1][1], T0, "Reuters")
+    same = grouper.similarity(key, ARTICLES[2][0], ARTICLES[2][1])
+    other = grouper.similarity(key, ARTICLES[3][0], ARTICLES[3][1])
+    assert same > other
+
+
+def test_old_stories_are_pruned_and_the_index_stays_consistent() -> None:
+    grouper = StoryGrouper(window_hours=48)
+    by_event = _group(grouper)
+    # The fire story was last updated at 1.5 h, infra at 2 h, fed at 3 h.
+    assert grouper.prune(T0 + timedelta(hours=1.75)) == 1
+    assert {s.doc_ids[0] for s in grouper.stories()} == {0, 1}
+    later = T0 + timedelta(hours=4)
+    fire = grouper.add(9, ARTICLES[3][0], ARTICLES[3][1], later, "BBC")
+    infra = grouper.add(10, ARTICLES[2][0], ARTICLES[2][1], later, "BBC")
+    assert fire not in by_event["fire"]
+    assert infra in by_event["infra"]
+
+
+def test_empty_text_starts_its_own_story_and_bad_settings_are_refused() -> None:
+    grouper = StoryGrouper()
+    assert grouper.add(1, "", "", T0, "x") != grouper.add(2, "", "", T0, "x")
+    with pytest.raises(ValueError):
+        StoryGrouper(threshold=0)
+    with pytest.raises(ValueError):
+        StoryGrouper(window_hours=0)

@@ -1,0 +1,65 @@
+"""Story summaries across outlets: no repeats, budgets, a member's headline."""
+
+from __future__ import annotations
+
+from bot.text.sentences import split_sentences
+from bot.text.story_summary import summarize_story
+
+MEMBERS = [
+    (
+        "Reuters",
+        "Senate passes $1.2 trillion infrastructure bill",
+        "The Senate on Tuesday passed a $1.2 trillion infrastructure bill. "
+        "The bill funds roads, bridges and broadband. It now goes to the House.",
+    ),
+    (
+        "CNN",
+        "Bipartisan infrastructure bill clears the Senate",
+        "The Senate on Tuesday passed a $1.2 trillion infrastructure bill. "
+        "Nineteen Republicans joined Democrats in the 69-30 vote. "
+        "The bill funds roads, bridges and broadband.",
+    ),
+    (
+        "Fox News",
+        "Senate Republicans help pass Biden's $1.2 trillion infrastructure plan in 69-30 vote",
+        "The Senate on Tuesday passed the $1.2 trillion infrastructure bill in a 69-30 vote. "
+        "Critics say the plan adds to the deficit.",
+    ),
+]
+
+
+def test_no_sentence_is_repeated_across_outlets() -> None:
+    headline, summary = summarize_story(MEMBERS)
+    sentences = split_sentences(summary)
+    assert 1 <= len(sentences) <= 3
+    assert len({s.casefold() for s in sentences}) == len(sentences)
+    assert sum("passed" in s for s in sentences) == 1
+    assert headline in {title for _, title, _ in MEMBERS}
+
+
+def test_budgets_are_respected() -> None:
+    _, summary = summarize_story(MEMBERS, max_sentences=1, max_chars=90)
+    assert len(split_sentences(summary)) == 1
+    assert len(summary) <= 90
+
+
+def test_tiny_budget_cuts_one_sentence_at_a_word() -> None:
+    _, summary = summarize_story(MEMBERS, max_chars=20)
+    assert summary.endswith("…")
+    assert len(summary) <= 20
+
+
+def test_sentences_come_from_the_members() -> None:
+    _, summary = summarize_story(MEMBERS)
+    pool = {s for _, _, body in MEMBERS for s in split_sentences(body)}
+    assert set(split_sentences(summary)) <= pool
+
+
+def test_deterministic_single_member_and_empty() -> None:
+    assert summarize_story(MEMBERS) == summarize_story(MEMBERS)
+    title, body = MEMBERS[0][1], MEMBERS[0][2]
+    headline, summary = summarize_story([("Reuters", title, body)])
+    assert headline == title
+    assert summary.startswith("The Senate on Tuesday passed")
+    assert summarize_story([]) == ("", "")
+    assert summarize_story([("x", "Only a title", "")]) == ("Only a title", "")

@@ -1,0 +1,102 @@
+"""The default extractive summariser: contract, not corpus scores (those live in bench/)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.core.ports import Summarizer
+from bot.text.sentences import split_sentences
+from bot.text.summarize import ExtractiveSummarizer
+
+ARTICLE = "\n".join(
+    [
+        "SPRINGFIELD (AP) — The city council voted on Tuesday to close the old coal plant "
+        "by 2030, ending a decade-long fight over the town's biggest polluter.",
+        "Advertisement",
+        "The plant, which opened in 1962, employs about 300 people and supplies a third "
+        "of the region's electricity.",
+        "Council members said the closure would be paid for by a state grant of $40 million.",
+        "Mayor Jane Quimby said the vote was the hardest of her career.",
+        "Workers at the plant will be offered jobs at a new solar farm, the council said.",
+        "Read more: Springfield energy coverage",
+        "The coal plant closure was opposed by the plant's union, which called the grant "
+        "too small to retrain 300 workers.",
+        "A final vote on the grant is expected next month.",
+    ]
+)
+TITLE = "Springfield council votes to close coal plant by 2030"
+
+
+def test_it_is_a_summarizer_port() -> None:
+    summarizer: Summarizer = ExtractiveSummarizer()
+    assert summarizer.summarize(TITLE, ARTICLE)
+
+
+def test_sentences_come_from_the_article_in_order_and_within_budgets() -> None:
+    summary = ExtractiveSummarizer(max_sentences=3, max_chars=400).summarize(TITLE, ARTICLE)
+    picked = split_sentences(summary)
+    body = split_sentences(ARTICLE)
+    assert 1 <= len(picked) <= 3
+    assert len(summary) <= 400
+    positions = [body.index(s) for s in picked]
+    assert positions == sorted(positions)
+
+
+def test_the_lead_fact_is_kept_and_boilerplate_never_appears() -> None:
+    summary = ExtractiveSummarizer().summarize(TITLE, ARTICLE)
+    assert summary.startswith("The city council voted on Tuesday")
+    for junk in ("Advertisement", "Read more", "(AP)", "SPRINGFIELD"):
+        assert junk not in summary
+
+
+def test_deterministic_and_batch_api_agrees() -> None:
+    summarizer = ExtractiveSummarizer()
+    first = summarizer.summarize(TITLE, ARTICLE)
+    assert all(summarizer.summarize(TITLE, ARTICLE) == first for _ in range(3))
+    assert summarizer.summarize_many([(TITLE, ARTICLE), ("", "")]) == [first, ""]
+
+
+def test_redundant_sentence_is_not_picked_twice() -> None:
+    text = (
+        "The bridge will close on Monday for repairs. "
+        "The bridge will close on Monday for urgent repairs. "
+        "Drivers should use the ring road instead. "
+        "Buses will run every ten minutes."
+    )
+    summary = ExtractiveSummarizer(max_sentences=2).summarize("Bridge closes", text)
+    assert summary.count("The bridge will close") == 1
+
+
+def test_one_sentence_budget_and_tiny_inputs() -> None:
+    one = ExtractiveSummarizer(max_sentences=1).summarize(TITLE, ARTICLE)
+    assert len(split_sentences(one)) == 1
+    assert ExtractiveSummarizer().summarize("t", "") == ""
+    assert ExtractiveSummarizer().summarize("t", "Only one sentence here.") == (
+        "Only one sentence here."
+    )
+    # No sentence fits: the lead, cut at a word boundary, marked with an ellipsis.
+    short = ExtractiveSummarizer(max_chars=40).summarize(TITLE, ARTICLE)
+    assert short == "The city council voted on Tuesday to…"
+    assert len(short) <= 40
+
+
+def test_bad_budgets_are_refused() -> None:
+    with pytest.raises(ValueError):
+        ExtractiveSummarizer(max_sentences=0)
+    with pytest.raises(ValueError):
+        ExtractiveSummarizer(max_chars=5)
+
+
+def test_smoke_on_shared_cnndm() -> None:
+    path = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "summarization"
+    path = path / "cnndm_dev.jsonl"
+    if not path.exists():
+        pytest.skip(f"shared evaluation data not found at {path}")
+    rows = [json.loads(line) for line in path.open(encoding="utf-8")][:20]
+    summarizer = ExtractiveSummarizer()
+    for row in rows:
+        summary = summarizer.summarize("", row["article"])
+        assert 0 < len(summary) <= 600
