@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from conftest import serve_app
 
 from bot.app import open_core
 from bot.config import test_settings
@@ -31,13 +32,8 @@ async def endpoint() -> AsyncIterator[tuple[str, list[dict[str, object]], dict[s
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", completions)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/v1", calls, mode
-    await runner.cleanup()
+    async with serve_app(app) as base:
+        yield f"{base}/v1", calls, mode
 
 
 @pytest.mark.parametrize("status", [200, 503])

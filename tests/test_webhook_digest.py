@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from conftest import serve_app
 
 from bot.app import Core
 from bot.chat.webhook_channels import apply_schedule, webhook_channels
@@ -30,13 +31,8 @@ async def hook_server() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
 
     app = web.Application()
     app.router.add_post("/api/webhooks/{id}/{token}", discord_hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", posts
-    await runner.cleanup()
+    async with serve_app(app) as base:
+        yield base, posts
 
 
 async def test_scheduled_digest_reaches_the_webhook(

@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bot.core.models import Briefing, IncomingCommand, Reply
 from bot.delivery.render_slack import SlackPublisher, render_briefing, render_text
 from bot.errors import ConfigError
+from bot.store.urls import driver_url
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -157,18 +158,11 @@ class SlackOptions:
             raise ConfigError("config: [bot] database_url is required for Slack OAuth")
 
 
-def _db_urls(url: str) -> tuple[str, str]:
-    """(sync, async) SQLAlchemy URLs for our database URL."""
-    scheme, rest = url.split(":", 1)
-    if scheme.startswith("sqlite"):
-        return "sqlite:" + rest, "sqlite+aiosqlite:" + rest
-    return "postgresql+psycopg:" + rest, "postgresql+psycopg:" + rest
-
-
 def _oauth_stores(options: SlackOptions) -> tuple[AsyncEngine, AsyncInstallationStore, Any]:
     """Installation + state stores on our database; tables are created here, once."""
     assert options.client_id and options.database_url
-    sync_url, async_url = _db_urls(options.database_url)
+    sync_url = driver_url(options.database_url, use_async=False)
+    async_url = driver_url(options.database_url, use_async=True)
     # Creating the tables is a one-off at start-up; a short-lived sync engine keeps
     # build_slack_app synchronous.
     sync_engine = sqlalchemy.create_engine(sync_url)

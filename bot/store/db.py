@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -18,23 +17,9 @@ from bot.store.articles import ArticleRepo
 from bot.store.channels import ChannelRepo
 from bot.store.deliveries import DeliveryRepo
 from bot.store.feeds import FeedRepo
+from bot.store.urls import driver_url, safe_url
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def async_url(url: str) -> str:
-    """Map a user's URL (``sqlite:///x.db``, ``postgresql://…``) to an async driver."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
-    if backend in {"postgresql", "postgres"}:
-        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    raise StoreError(f"store: unsupported database {backend!r} (use sqlite:// or postgresql://)")
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: ConnectionPoolEntry) -> None:
@@ -66,7 +51,7 @@ class Database:
 
 async def open_database(url: str) -> Database:
     """Migrate the schema (in a thread: Alembic is synchronous) and open the async engine."""
-    safe = make_url(url).render_as_string(hide_password=True)
+    safe = safe_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         database = make_url(url).database
         if database and database != ":memory:":
@@ -75,7 +60,7 @@ async def open_database(url: str) -> Database:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
     await asyncio.get_running_loop().run_in_executor(None, migrate.upgrade, url)
     try:
-        engine = create_async_engine(async_url(url), pool_pre_ping=True)
+        engine = create_async_engine(driver_url(url, use_async=True), pool_pre_ping=True)
     except Exception as exc:
         raise StoreError(f"store: cannot open {safe}: {exc.__class__.__name__}") from exc
     if engine.dialect.name == "sqlite":

@@ -77,9 +77,10 @@ _STARTERS = frozenset(
     {"The", "He", "She", "It", "They", "We", "But", "In", "This", "That", "Its", "His", "Her"}
     | {"Their", "There", "However", "Meanwhile"}
 )
-_ABBR_DOTS = ("May.", "Inc.", "Corp.", "Co.", "Ltd.", "Jr.", "Sr.", "etc.")
 _MISSED_SPLIT = re.compile(r"\b(May|Inc|Corp|Co|Ltd|Jr|Sr|etc)\.\s+(?=([A-Z\"“]\w*))")
 _HAS_WORD = re.compile(r"[^\W\d_]{2,}")
+# Whitespace that " ".join(line.split()) would change: runs, tabs, NBSP and the like.
+_SPACE_RUN = re.compile(r"\s{2,}|[^\S ]")
 
 
 def strip_dateline(text: str) -> str:
@@ -97,8 +98,10 @@ def strip_dateline(text: str) -> str:
 def clean_text(text: str) -> list[str]:
     """Split ``text`` into paragraphs without boilerplate, bylines or the dateline."""
     paragraphs: list[str] = []
-    for raw in text.splitlines():
-        line = " ".join(raw.replace("\u200b", "").split())  # also folds NBSP, thin spaces
+    for raw in text.replace("\u200b", "").splitlines():
+        # Same result as " ".join(raw.split()) (also folds NBSP, thin spaces), but a
+        # line that is already clean is only scanned, not cut into words and rejoined.
+        line = _SPACE_RUN.sub(" ", raw).strip()
         if not line or _BOILERPLATE_LINE.match(line) or _BYLINE.match(line):
             continue
         if "dvertisement" in line or "ADVERTISEMENT" in line or "croll down" in line:
@@ -124,8 +127,6 @@ def _starts_lower(piece: str) -> bool:
 
 def _resplit(piece: str) -> list[str]:
     """Split where sentencex kept "in May. Shares" or "Apple Inc. The firm" together."""
-    if not any(abbr in piece for abbr in _ABBR_DOTS):
-        return [piece]
     out: list[str] = []
     start = 0
     for match in _MISSED_SPLIT.finditer(piece):
@@ -138,7 +139,10 @@ def _resplit(piece: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _split_paragraph(paragraph: str) -> tuple[str, ...]:
-    pieces = [q.strip() for p in segment("en", paragraph) for q in _resplit(p)]
+    """The sentences of one clean paragraph (cached: feeds repeat paragraphs)."""
+    pieces = [p.strip() for p in segment("en", paragraph)]
+    if _MISSED_SPLIT.search(paragraph):  # rare: only then look at each piece
+        pieces = [q.strip() for p in pieces for q in _resplit(p)]
     merged: list[str] = []
     prefix = ""  # a wordless piece ("1.", "•") belongs to the sentence after it
     for piece in pieces:
@@ -151,12 +155,15 @@ def _split_paragraph(paragraph: str) -> tuple[str, ...]:
         # ('"We will win." he said', 'the U.S. economy').
         if merged and not prefix and _starts_lower(piece):
             merged[-1] = f"{merged[-1]} {piece}"
+        elif prefix:
+            merged.append(f"{prefix} {piece}")
+            prefix = ""
         else:
-            merged.append(f"{prefix} {piece}".strip())
-        prefix = ""
+            merged.append(piece)
     if prefix and merged:
         merged[-1] = f"{merged[-1]} {prefix}"
-    return tuple(merged)
+    # Every merged sentence has a word; a sentence may still be boilerplate.
+    return tuple(s for s in merged if not _BOILERPLATE_LINE.match(s))
 
 
 def split_sentences(text: str) -> list[str]:
@@ -165,11 +172,7 @@ def split_sentences(text: str) -> list[str]:
     Each sentence is stripped and has its internal whitespace collapsed; pieces
     without a word (list numbers, stray punctuation) join the next sentence.
     """
-    sentences: list[str] = []
-    for paragraph in clean_text(text):
-        sentences.extend(
-            s
-            for s in _split_paragraph(paragraph)
-            if _HAS_WORD.search(s) and not _BOILERPLATE_LINE.match(s)
-        )
-    return sentences
+    paragraphs = clean_text(text)
+    if len(paragraphs) == 1:  # most feed and CNN/DM texts: one paragraph
+        return list(_split_paragraph(paragraphs[0]))
+    return [s for paragraph in paragraphs for s in _split_paragraph(paragraph)]
