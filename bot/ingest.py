@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.core.models import ArticleDraft
 from bot.pipeline import IngestStats, Pipeline, content_hash
 from bot.sources.extract import FullTextExtractor
-from bot.sources.fetch import Fetcher, FetchOptions
+from bot.sources.fetch import Fetcher, options_from_settings
 from bot.sources.poll import Outcome, Poller, PollPolicy, PollResult
 from bot.sources.ssrf import Resolver
 from bot.store.db import Database
@@ -58,17 +58,6 @@ class CycleReport:
         )
 
 
-def fetch_options(settings: Settings) -> FetchOptions:
-    s = settings.sources
-    return FetchOptions(
-        total_timeout=s.fetch_timeout_s,
-        max_bytes=int(s.max_body_mb * 1024 * 1024),
-        per_host_limit=s.per_host_concurrency,
-        global_limit=s.global_concurrency,
-        allow_private_networks=s.allow_private_networks,
-    )
-
-
 class FeedIngest:
     """Owns the fetcher, poller and full-text extractor for the life of the process."""
 
@@ -86,7 +75,7 @@ class FeedIngest:
         self._pipeline = pipeline
         self._settings = settings
         self._owner = owner or worker_id()
-        self.fetcher = Fetcher(fetch_options(settings), resolver=resolver)
+        self.fetcher = Fetcher(options_from_settings(settings.sources), resolver=resolver)
         self.poller = Poller(
             self.fetcher,
             executor=parse_executor,
@@ -141,6 +130,9 @@ class FeedIngest:
         updates = result.state_updates()
         if result.interval_s:
             updates["interval_s"] = result.interval_s
+        if result.new_url and await self._db.feeds.by_url(result.new_url) is None:
+            log.info("ingest: feed moved permanently: %s -> %s", state.url, result.new_url)
+            updates["url"] = result.new_url
         if result.outcome is Outcome.PARSED and result.drafts:
             origin = f"feed:{state.id}"
             drafts = [dataclasses.replace(d, feed_id=state.id) for d in result.drafts]

@@ -177,10 +177,14 @@ class Pipeline:
                     story_id, members[0].title, members[0].summary
                 )
             return
-        headline, summary = await self._run(
-            summarize_story,
-            [(a.source, a.title, a.summary) for a in members],
-            self._summary_sentences,
-            self._summary_chars,
-        )
+        try:
+            headline, summary = await self._run(
+                summarize_story,
+                [(a.source, a.title, a.summary) for a in members],
+                self._summary_sentences,
+                self._summary_chars,
+            )
+        except Exception:  # a story keeps its old text rather than losing the article
+            log.exception("story summary failed for story_id=%s", story_id)
+            return
         await self._db.articles.set_story_text(story_id, headline, summary)

@@ -176,6 +176,7 @@ class FeedRepo:
                 update(feeds)
                 .where(feeds.c.id == state.id)
                 .values(
+                    url=state.url,
                     title=state.title,
                     etag=state.etag,
                     last_modified=state.last_modified,

@@ -51,12 +51,16 @@ def summarize_story(
     sims = np.einsum("ik,jk->ij", sent_vecs, sent_vecs)
     owner = np.array([m for m, _, _ in pool])
     support = np.zeros(len(pool))
+    voters = 0
     for other in range(len(members)):
         mask = owner == other
+        if not mask.any():  # a member with no body text has no say
+            continue
+        voters += 1
         best = sims[:, mask].max(axis=1)
-        support += np.where(owner == other, 0.0, best)
-    if len(members) > 1:
-        support /= len(members) - 1
+        support += np.where(mask, 0.0, best)
+    if voters > 1:
+        support /= voters - 1
     position = np.exp(-_POSITION_DECAY * np.array([p for _, p, _ in pool], dtype=np.float64))
     scores = support + position + 0.3 * np.einsum("ik,k->i", sent_vecs, head_vec)
     chosen = _pick(scores, sims, toks, [s for _, _, s in pool], max_sentences, max_chars)

@@ -63,3 +63,14 @@ def test_deterministic_single_member_and_empty() -> None:
     assert summary.startswith("The Senate on Tuesday passed")
     assert summarize_story([]) == ("", "")
     assert summarize_story([("x", "Only a title", "")]) == ("Only a title", "")
+
+
+def test_member_without_body_text_does_not_break_the_story() -> None:
+    headline, summary = summarize_story(
+        [
+            ("A", "Dam bursts after storm", "The dam burst after a week of heavy rain."),
+            ("B", "Dam bursts", ""),
+            ("C", "Storm breaks dam", "Heavy rain broke the dam on Tuesday night."),
+        ]
+    )
+    assert headline and "dam" in summary.lower()
