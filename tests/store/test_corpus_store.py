@@ -6,7 +6,6 @@ articles that two feeds share are stored once. Run with ``-s`` for the totals.""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from conftest import shared_data
 
@@ -18,11 +17,12 @@ from bot.sources.parse import parse_feed
 async def test_clean_corpus_is_stored_without_loss(core: Core) -> None:
     folder = shared_data("feeds")
     rows = [json.loads(line) for line in (folder / "index.jsonl").read_text().splitlines() if line]
+    bodies = {row["file"]: (folder / row["file"]).read_bytes() for row in rows}
     files = expected_total = stored_keys = new_articles = 0
     for n, row in enumerate(rows):
         if row.get("bozo") or row.get("checked_with_feedparser") is None:
             continue
-        body = Path(folder / row["file"]).read_bytes()
+        body = bodies[row["file"]]
         try:
             parsed = parse_feed(body, url=row.get("feed_url") or f"https://corpus.test/{n}")
         except ParseError:
