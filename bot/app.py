@@ -81,6 +81,10 @@ class Core:
         log.info("%s", report)
         return report
 
+    async def probe_feed(self, url: str) -> None:
+        """Fetch a feed once through the guarded fetcher (raises ``FetchError``)."""
+        await self.feed_ingest().fetcher.fetch(url)
+
     async def briefing_for(
         self, ref: ChannelRef, *, since: datetime | None = None, exclude: set[int] | None = None
     ) -> Briefing:
@@ -158,6 +162,7 @@ async def open_core(
         resolver=resolver,
         interval_s=int(settings.sources.poll_interval_minutes * 60),
         backfill=settings.sources.backfill,
+        trusted_hosts=frozenset(settings.sources.trusted_hosts),
     )
     core_ref: list[Core] = []
 
@@ -175,4 +180,5 @@ async def open_core(
         settings, db, pipeline, briefings, subscriptions, router, executor, resolver=resolver
     )
     core_ref.append(core)
+    subscriptions.probe = core.probe_feed
     return core

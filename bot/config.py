@@ -38,6 +38,7 @@ class SourcesSection:
     poll_interval_minutes: float = 15.0
     feeds: list[str] = field(default_factory=list)
     allow_private_networks: bool = False
+    trusted_hosts: list[str] = field(default_factory=list)
     teaser_chars: int = 600
     max_body_mb: float = 10.0
     fetch_timeout_s: float = 20.0

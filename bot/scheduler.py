@@ -9,6 +9,7 @@ outbox's claim keeps that from ever posting a slot twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -76,6 +77,8 @@ class Scheduler:
         async def guarded() -> None:
             try:
                 await job()
+            except asyncio.CancelledError:  # shutting down (Ctrl-C): not a failure
+                log.debug("scheduler: job %s cancelled", job_id)
             except Exception:
                 log.exception("scheduler: job %s failed", job_id)
 
@@ -133,6 +136,8 @@ class Scheduler:
         fire = last_fire_time(trigger, self._clock(), DIGEST_GRACE) or self._clock()
         try:
             await self._outbox.deliver(ref, slot_for(fire))
+        except asyncio.CancelledError:
+            log.info("scheduler: digest for channel=%s interrupted by shutdown", ref.channel)
         except Exception:
             log.exception("scheduler: digest for channel=%s failed", ref.channel)
 

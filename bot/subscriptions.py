@@ -6,7 +6,9 @@ bot fetch a private address, a cloud metadata endpoint or a local file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from urllib.parse import urlsplit
 
 from bot.core.models import ChannelRef, FeedInfo
 from bot.errors import CommandError, FetchError
@@ -14,6 +16,13 @@ from bot.sources.ssrf import Resolver, check_url
 from bot.store.db import Database
 
 MAX_URL_LENGTH = 2048
+
+Probe = Callable[[str], Awaitable[object]]
+
+
+def _reason(exc: FetchError) -> str:
+    """The part of ``fetch: <url>: <reason>`` a user needs (the URL is already shown)."""
+    return str(exc).split(": ", 2)[-1]
 
 
 class Subscriptions:
@@ -25,7 +34,11 @@ class Subscriptions:
         resolver: Resolver | None = None,
         interval_s: int = 900,
         backfill: int = 0,
+        trusted_hosts: frozenset[str] = frozenset(),
+        probe: Probe | None = None,
     ) -> None:
+        self.probe = probe
+        self._trusted = trusted_hosts
         self._db = db
         self._allow_private = allow_private_networks
         self._resolver = resolver
@@ -37,14 +50,28 @@ class Subscriptions:
         url = url.strip()
         if not url or len(url) > MAX_URL_LENGTH:
             raise CommandError("That doesn't look like a feed URL.")
+        first_error: str | None = None
         try:
-            await check_url(
-                url, allow_private_networks=self._allow_private, resolver=self._resolver
-            )
+            if urlsplit(url).hostname not in self._trusted:
+                await check_url(
+                    url, allow_private_networks=self._allow_private, resolver=self._resolver
+                )
+            if self.probe is not None:
+                # One real fetch through the guarded fetcher: a redirect to a private
+                # address is refused here, not discovered later by the poller.
+                try:
+                    await self.probe(url)
+                except FetchError as exc:
+                    if exc.kind in {"ssrf", "bad_url"}:
+                        raise
+                    first_error = str(exc)
         except FetchError as exc:
-            reason = str(exc).split(": ", 2)[-1]
-            raise CommandError(f"I can't add {url}: {reason}") from None
+            raise CommandError(f"I can't add {url}: {_reason(exc)}") from None
         feed_id, created = await self._db.feeds.add(url, self._interval_s, self._backfill)
+        if first_error and created:
+            state = await self._db.feeds.by_id(feed_id)
+            if state is not None:
+                await self._db.feeds.record(replace(state, last_error=first_error))
         return (await self._info(feed_id)), created
 
     async def _info(self, feed_id: int) -> FeedInfo:

@@ -67,10 +67,20 @@ class Site(BaseHTTPRequestHandler):
             self._send(200, "text/html; charset=utf-8", body)
         elif path in self.feeds:
             self._send(200, "application/rss+xml", self.feeds[path])
+        elif path == "to-metadata.xml":
+            self._redirect("http://169.254.169.254/latest/meta-data/")
+        elif path == "to-localhost.xml":
+            self._redirect(f"http://localhost:{self.server.server_address[1]}/world.xml")
         elif path == "broken.xml":
             self._send(500, "text/plain", b"boom")
         else:
             self._send(404, "text/plain", b"no")
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _send(self, status: int, ctype: str, body: bytes) -> None:
         self.send_response(status)
@@ -108,13 +118,16 @@ def site() -> Iterator[str]:
     server.shutdown()
 
 
-def config(tmp_path: Path, allow_private: bool = True, backfill: int = 0) -> list[str]:
+def config(
+    tmp_path: Path, allow_private: bool = True, backfill: int = 0, trusted: str = ""
+) -> list[str]:
     path = tmp_path / "briefbot.toml"
     path.write_text(
         f'[bot]\ndatabase_url = "sqlite:///{tmp_path / "bot.db"}"\n'
         f'[sources]\nseeds_dir = "{tmp_path / "no-seeds"}"\n'
         f"allow_private_networks = {'true' if allow_private else 'false'}\n"
         f"backfill = {backfill}\n"
+        f"trusted_hosts = [{trusted}]\n"
     )
     return ["--config", str(path)]
 
@@ -219,3 +232,31 @@ def test_ssrf_refused_when_private_networks_are_off(
     assert "Traceback" not in err
     code, out, _ = run(capsys, *config(tmp_path, allow_private=False), "feeds", "list")
     assert url not in out
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [("to-metadata.xml", "169.254.169.254"), ("to-localhost.xml", "localhost")],
+)
+def test_redirect_to_a_private_address_is_refused_at_add(
+    tmp_path: Path, site: str, capsys: pytest.CaptureFixture[str], path: str, target: str
+) -> None:
+    """The first host is allowed (trusted), but where it redirects is checked again."""
+    cfg = config(tmp_path, allow_private=False, trusted='"127.0.0.1"')
+    code, _out, err = run(capsys, *cfg, "feeds", "add", f"{site}/{path}")
+    assert code == 2
+    assert f"I can't add {site}/{path}" in err
+    assert target in err and "allow_private_networks" in err
+    code, out, _ = run(capsys, *cfg, "feeds", "add", f"{site}/world.xml")
+    assert code == 0 and out.startswith("added: [")  # the trusted host itself is fine
+
+
+def test_unreachable_feed_is_added_with_its_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(tmp_path)
+    code, out, err = run(capsys, *cfg, "feeds", "add", "http://127.0.0.1:9/feed.xml")
+    assert code == 0, err
+    code, out, _ = run(capsys, *cfg, "feeds", "list", "--format", "json")
+    (row,) = json.loads(out)
+    assert row["last_error"].startswith("fetch: http://127.0.0.1:9/feed.xml: ")

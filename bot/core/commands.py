@@ -170,8 +170,15 @@ class CommandRouter:
             if not rest:
                 raise CommandError("Usage: `/briefing subscribe <feed url>`")
             feed = await self._feeds.subscribe(ref, rest.split()[0].strip("<>"))
+            note = (
+                f" Note: the first fetch failed ({feed.last_error}); I'll keep trying, "
+                "and `/briefing feeds` shows its health."
+                if feed.last_error
+                else ""
+            )
             return Reply(
-                text=f"Subscribed this channel to {feed.url} (feed {feed.id}).", ephemeral=True
+                text=f"Subscribed this channel to {feed.url} (feed {feed.id}).{note}",
+                ephemeral=True,
             )
         if verb == "unsubscribe":
             if not rest:

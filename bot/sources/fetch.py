@@ -119,6 +119,7 @@ def options_from_settings(sources: SourcesSection) -> FetchOptions:
         per_host_limit=sources.per_host_concurrency,
         global_limit=sources.global_concurrency,
         allow_private_networks=sources.allow_private_networks,
+        trusted_hosts=frozenset(getattr(sources, "trusted_hosts", ())),
     )
 
 

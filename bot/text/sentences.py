@@ -51,11 +51,15 @@ _BYLINE = re.compile(
     rf"(?:\s*(?:,|\||and|for|-|—)\s*{_NAME}(?:\s+{_NAME})*)*\s*\.?$"
 )
 
-# "Scroll down for video" and "Advertisement" glued between two sentences.
+# "Scroll down for video" and "Advertisement" glued between two sentences: the phrase
+# and the spaces around it go when it follows a sentence end (or starts the line) and
+# a sentence start follows. The regex starts with the phrase, so it scans fast; the
+# check before it is in ``_drop_inline_boilerplate``.
 _INLINE_BOILERPLATE = re.compile(
-    r"(?:(?<=[.!?\"”’)])|^)\s*(?:Advertisement|ADVERTISEMENT|Scroll down for videos?|"
-    r"Scroll down for more)\s+(?=[A-Z\"“‘'(])"
+    r"(?:Advertisement|ADVERTISEMENT|Scroll down for videos?|Scroll down for more)\s+"
+    r"(?=[A-Z\"“‘'(])"
 )
+_SENTENCE_END = frozenset('.!?"”’)')
 
 # Datelines at the very start: "WASHINGTON (Reuters) — ", "LONDON, March 3 (AP) - ",
 # "(CNN) -- ", "(CNN)" glued to the first word, "NEW YORK — ".
@@ -78,6 +82,12 @@ _STARTERS = frozenset(
     | {"Their", "There", "However", "Meanwhile"}
 )
 _MISSED_SPLIT = re.compile(r"\b(May|Inc|Corp|Co|Ltd|Jr|Sr|etc)\.\s+(?=([A-Z\"“]\w*))")
+# Every "May. " or "Inc. " that _MISSED_SPLIT can match, found by scanning for the
+# literal "." (fast in re) and looking behind, instead of eight substring scans.
+_ABBR_SPACE = re.compile(
+    r"\.\s(?:(?<=May\.\s)|(?<=Inc\.\s)|(?<=Corp\.\s)|(?<=Co\.\s)|(?<=Ltd\.\s)"
+    r"|(?<=Jr\.\s)|(?<=Sr\.\s)|(?<=etc\.\s))"
+)
 _HAS_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
@@ -107,6 +117,24 @@ def _collapse_spaces(line: str) -> str:
     return line.strip()
 
 
+def _drop_inline_boilerplate(line: str) -> str:
+    """``line`` without "Advertisement"-like phrases glued between two sentences."""
+    out: list[str] = []
+    last = 0
+    for match in _INLINE_BOILERPLATE.finditer(line):
+        start = match.start()
+        while start > last and line[start - 1].isspace():
+            start -= 1
+        if start == 0 or line[start - 1] in _SENTENCE_END:
+            out.append(line[last:start])
+            out.append(" ")
+            last = match.end()
+    if not out:
+        return line
+    out.append(line[last:])
+    return "".join(out).strip()
+
+
 def clean_text(text: str) -> list[str]:
     """Split ``text`` into paragraphs without boilerplate, bylines or the dateline."""
     paragraphs: list[str] = []
@@ -115,7 +143,7 @@ def clean_text(text: str) -> list[str]:
         if not line or _BOILERPLATE_LINE.match(line) or _BYLINE.match(line):
             continue
         if "dvertisement" in line or "ADVERTISEMENT" in line or "croll down" in line:
-            line = _INLINE_BOILERPLATE.sub(" ", line).strip()
+            line = _drop_inline_boilerplate(line)
         if not paragraphs:
             line = strip_dateline(line)
         if line:
@@ -136,20 +164,8 @@ def _starts_lower(piece: str) -> bool:
 
 
 def _has_abbreviation(text: str) -> bool:
-    """Whether ``text`` holds one of the abbreviations ``_MISSED_SPLIT`` looks for.
-
-    Eight substring scans cost a fifth of one regex search over the text.
-    """
-    return (
-        "May." in text
-        or "Inc." in text
-        or "Co." in text
-        or "Corp." in text
-        or "Ltd." in text
-        or "Jr." in text
-        or "Sr." in text
-        or "etc." in text
-    )
+    """Whether ``text`` may hold a split ``_MISSED_SPLIT`` looks for (a quick filter)."""
+    return _ABBR_SPACE.search(text) is not None
 
 
 def _resplit(piece: str) -> list[str]:

@@ -53,20 +53,22 @@ _STOPWORD_TEXT = """a about above after again against all also am an and any are
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 # Words are the runs of [a-z0-9] in the lower-cased text. bytes.translate + split finds
-# them about ten times faster than a regex: every byte but a-z, 0-9 and "\n" becomes a
-# space (UTF-8 multi-byte characters included), and A-Z become a-z. Only two non-ASCII
+# them about ten times faster than a regex: every byte but a-z and 0-9 becomes a space
+# (UTF-8 multi-byte characters included), and A-Z become a-z. Only two non-ASCII
 # characters lower-case to ASCII letters ("İ" and the Kelvin sign "K"); text holding
 # them is lower-cased by str.lower first, as before.
-_KEEP = b"0123456789abcdefghijklmnopqrstuvwxyz\n"
+_KEEP = b"0123456789abcdefghijklmnopqrstuvwxyz"
 _WORD_BYTES = bytes(c if c in _KEEP else c + 32 if 65 <= c <= 90 else 32 for c in range(256))
-_CANON_LIMIT = 200_000  # distinct words remembered before the cache starts over
+# The same, but "\n" becomes "|", a one-byte word that marks a sentence end.
+_MARKED_BYTES = _WORD_BYTES[:10] + b"|" + _WORD_BYTES[11:]
+_CACHE_LIMIT = 200_000  # distinct raw words remembered before a cache starts over
 
 
 class _Canon(dict[bytes, str]):
     """Raw word -> content token ("" for stop words and 1-letter words), memoised.
 
-    Tokens fold plurals and possessive-stripped forms lightly ("cars" -> "car"). The
-    values never depend on what was seen before, so the cache cannot change results.
+    Tokens fold plurals lightly ("cars" -> "car"). The values never depend on what
+    was seen before, so the cache cannot change results.
     """
 
     def __missing__(self, raw: bytes) -> str:
@@ -75,20 +77,39 @@ class _Canon(dict[bytes, str]):
             tok = ""
         elif len(tok) > 4 and tok.endswith("s") and not tok.endswith(("ss", "us", "is")):
             tok = tok[:-1]
-        if len(self) >= _CANON_LIMIT:
+        if len(self) >= _CACHE_LIMIT:
             self.clear()
         self[raw] = tok
         return tok
 
 
+class _WordIds(dict[bytes, int]):
+    """Raw word -> id of its content token (0: none; -1: the sentence mark "|").
+
+    Ids depend on what came before, so they only name columns: ``_article_tfidf``
+    orders columns by first appearance, as ``tfidf_rows`` does.
+    """
+
+    def __init__(self) -> None:
+        super().__init__({b"|": -1})
+        self.tokens: dict[str, int] = {}
+
+    def __missing__(self, raw: bytes) -> int:
+        tok = _CANON[raw]
+        ident = self.tokens.setdefault(tok, len(self.tokens) + 1) if tok else 0
+        self[raw] = ident
+        return ident
+
+
 _CANON = _Canon()
+_WORD_IDS = [_WordIds()]  # replaced, never cleared: a running call keeps its ids
 
 
-def _words(text: str) -> bytes:
-    """``text`` as lower-case ASCII bytes where only word characters and "\n" remain."""
+def _words(text: str, table: bytes = _WORD_BYTES) -> bytes:
+    """``text`` as lower-case ASCII bytes where only word characters remain."""
     if not text.isascii() and ("\u0130" in text or "\u212a" in text):
         text = text.lower()
-    return text.encode("utf-8", "replace").translate(_WORD_BYTES)
+    return text.encode("utf-8", "replace").translate(table)
 
 
 def content_tokens(text: str) -> list[str]:
@@ -96,13 +117,33 @@ def content_tokens(text: str) -> list[str]:
     return list(filter(None, map(_CANON.__getitem__, _words(text).split())))
 
 
-def _sentence_tokens(sentences: Sequence[str]) -> list[list[str]]:
-    """``content_tokens`` of each sentence, tokenising the joined text in one pass."""
-    joined = "\n".join(sentences)
-    if joined.count("\n") != len(sentences) - 1:  # a sentence holds a line break
-        return [content_tokens(s) for s in sentences]
-    canon = _CANON.__getitem__
-    return [list(filter(None, map(canon, line.split()))) for line in _words(joined).split(b"\n")]
+def _article_tfidf(sentences: Sequence[str], title: str) -> tuple[np.ndarray, np.ndarray]:
+    """``_tfidf`` of the sentences' and title's content tokens, tokenising once.
+
+    The joined text goes through one translate/split; every word becomes an id at C
+    speed, and the (sentence, column) counts come from numpy, not Python loops.
+    """
+    n = len(sentences)
+    joined = " \n ".join(sentences)
+    if joined.count("\n") != n - 1:  # a sentence holds a line break: the slow way
+        return _tfidf([content_tokens(s) for s in sentences], content_tokens(title))
+    if len(_WORD_IDS[0]) >= _CACHE_LIMIT:
+        _WORD_IDS[0] = _WordIds()
+    id_of = _WORD_IDS[0].__getitem__
+    ids = np.fromiter(map(id_of, _words(joined, _MARKED_BYTES).split()), dtype=np.intp)
+    title_ids = np.fromiter(map(id_of, _words(title).split()), dtype=np.intp)
+    rows = np.cumsum(ids < 0)  # the sentence of each word
+    keep = ids > 0
+    uniq, first, inverse = np.unique(ids[keep], return_index=True, return_inverse=True)
+    size = max(len(uniq), 1)
+    rank = np.empty(len(uniq), dtype=np.intp)  # columns in order of first appearance
+    rank[np.argsort(first)] = np.arange(len(uniq))
+    cells = [rows[keep] * size + rank[inverse]]
+    if len(uniq):
+        at = np.minimum(np.searchsorted(uniq, title_ids), len(uniq) - 1)
+        cells.append(rank[at[uniq[at] == title_ids]] + n * size)
+    counts = np.bincount(np.concatenate(cells), minlength=(n + 1) * size)
+    return _weigh(counts.reshape(n + 1, size))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +217,13 @@ class ExtractiveSummarizer:
     ) -> tuple[np.ndarray, np.ndarray]:
         w = self.weights
         n = len(sentences)
-        matrix = _tfidf(_sentence_tokens(sentences), content_tokens(title))
+        matrix, df = _article_tfidf(sentences, title)
         vecs, title_vec = matrix[:n], matrix[n]
-        sims = vecs @ vecs.T
+        # Only words in two or more sentences add to a similarity. Keeping just their
+        # columns shrinks the product about fourfold, which keeps it below OpenBLAS's
+        # threading threshold: waking its threads costs far more than the product.
+        shared = np.compress(df > 1, vecs, axis=1)
+        sims = shared @ shared.T
         sims.flat[:: n + 1] = 0.0
         # PacSum: keep edges above a floor between min and max, then weigh edges to
         # later sentences (forward) for and edges to earlier ones (backward) against.
@@ -194,11 +239,11 @@ class ExtractiveSummarizer:
         central = (central - low) / spread if spread > 0 else np.zeros(n)
         scores = w.position * _decay(w.position_decay, n)
         scores += w.centrality * central
-        scores += w.title * (vecs @ title_vec)
+        in_title = np.flatnonzero(title_vec)
+        scores += w.title * (vecs[:, in_title] @ title_vec[in_title])
         # Fragments and run-on captions make poor summaries.
-        n_words = np.array(words)
-        scores -= 0.5 * (n_words < w.min_words)
-        scores -= 0.3 * (n_words > w.max_words)
+        short, long = w.min_words, w.max_words
+        scores -= np.array([0.5 if c < short else 0.3 if c > long else 0.0 for c in words])
         return scores, sims
 
     def _pick(self, scores: np.ndarray, sims: np.ndarray, lengths: Sequence[int]) -> list[int]:
@@ -210,7 +255,7 @@ class ExtractiveSummarizer:
             cost = lengths[i] + (1 if chosen else 0)
             if used + cost > self.max_chars:
                 continue
-            if chosen and float(sims[i, chosen].max()) > self.weights.redundancy:
+            if chosen and max(sims.item(i, j) for j in chosen) > self.weights.redundancy:
                 continue
             chosen.append(i)
             used += cost
@@ -249,18 +294,18 @@ def tfidf_rows(docs: Sequence[Sequence[str]], title: Sequence[str] = ()) -> np.n
     IDF comes from the article's own sentences, so the summary of an article never
     depends on what else was summarised.
     """
-    return _tfidf(docs, title)
+    return _tfidf(docs, title)[0]
 
 
 # 1 + ln(tf) for term counts 0..255 (0 for an absent term), looked up, not computed.
 _SUBLINEAR = np.concatenate(([0.0], 1.0 + np.log(np.arange(1, 256, dtype=np.float64))))
 
 
-def _tfidf(docs: Sequence[Sequence[str]], title: Sequence[str]) -> np.ndarray:
-    """``tfidf_rows``: sublinear TF × smoothed IDF, columns in first-seen order.
+def _tfidf(docs: Sequence[Sequence[str]], title: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``tfidf_rows`` and each column's document frequency; columns in first-seen order.
 
-    The counts come from one ``bincount`` over (row, column) cells instead of a
-    Python loop over tokens; the vocabulary is a dict built by C-level iteration.
+    The vocabulary is a dict built by C-level iteration and the counts come from one
+    ``bincount`` over (row, column) cells instead of a Python loop over tokens.
     """
     n = len(docs)
     flat = list(chain.from_iterable(docs))
@@ -270,8 +315,17 @@ def _tfidf(docs: Sequence[Sequence[str]], title: Sequence[str]) -> np.ndarray:
     starts = np.repeat(np.arange(0, n * size, size), [len(doc) for doc in docs])
     title_cols = [vocab[tok] for tok in title if tok in vocab]
     cells = np.concatenate((cols + starts, np.asarray(title_cols, dtype=np.intp) + n * size))
-    counts = np.bincount(cells, minlength=(n + 1) * size).reshape(n + 1, size)
-    df = np.count_nonzero(counts[:n], axis=0)
+    return _weigh(np.bincount(cells, minlength=(n + 1) * size).reshape(n + 1, size))
+
+
+# 1 + ln(tf) for term counts 0..255 (0 for an absent term), looked up, not computed.
+_SUBLINEAR = np.concatenate(([0.0], 1.0 + np.log(np.arange(1, 256, dtype=np.float64))))
+
+
+def _weigh(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit rows of sublinear TF × smoothed IDF from term counts (last row: the title)."""
+    n = counts.shape[0] - 1
+    df = np.add.reduce(counts[:n] > 0, axis=0)
     idf = np.log((n + 1) / (df + 1)) + 1.0
     if counts.max(initial=0) < len(_SUBLINEAR):
         weighted = _SUBLINEAR[counts]
@@ -280,4 +334,4 @@ def _tfidf(docs: Sequence[Sequence[str]], title: Sequence[str]) -> np.ndarray:
     weighted *= idf
     norms = np.sqrt(np.add.reduce(weighted * weighted, axis=1))
     weighted /= np.where(norms > 0, norms, 1.0)[:, None]
-    return weighted
+    return weighted, df
