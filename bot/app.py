@@ -90,12 +90,14 @@ class Core:
     ) -> Briefing:
         """The briefing a channel gets now (its time zone, topics and size)."""
         settings = await self.db.channels.channel(ref)
+        feed_ids = await self.db.channels.feed_ids(ref)
         return await self.briefings.compose(
             timezone=settings.timezone,
             since=since,
             channel_topics=settings.topics,
             max_stories=settings.max_stories,
             exclude_story_ids=exclude or set(),
+            feed_ids=feed_ids or None,
         )
 
     async def _schedule_changed(self, settings: ChannelSettings) -> None:

@@ -110,3 +110,6 @@ class Subscriptions:
             return await self._db.feeds.health()
         ids = await self._db.channels.feed_ids(ref)
         return await self._db.feeds.health(ids) if ids else []
+
+    async def feed_ids(self, ref: ChannelRef) -> Sequence[int]:
+        return await self._db.channels.feed_ids(ref)

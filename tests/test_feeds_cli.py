@@ -260,3 +260,40 @@ def test_unreachable_feed_is_added_with_its_error(
     code, out, _ = run(capsys, *cfg, "feeds", "list", "--format", "json")
     (row,) = json.loads(out)
     assert row["last_error"].startswith("fetch: http://127.0.0.1:9/feed.xml: ")
+
+
+async def test_each_channel_sees_its_own_feeds(tmp_path: Path, site: str) -> None:
+    from bot.app import open_core
+    from bot.chat.console import ConsoleHarness
+    from bot.config import test_settings
+
+    settings = test_settings(
+        tmp_path,
+        sources={
+            "allow_private_networks": True,
+            "backfill": 10,
+            "seeds_dir": str(tmp_path / "none"),
+        },
+    )
+    core = await open_core(settings)
+    try:
+        world, wire, everything = (
+            ConsoleHarness(core.router, channel=name) for name in ("world", "wire", "all")
+        )
+        assert "Subscribed this channel" in await world.command(
+            f"/briefing subscribe {site}/world.xml"
+        )
+        assert "Subscribed this channel" in await wire.command(
+            f"/briefing subscribe {site}/wire.xml"
+        )
+        report = await core.feed_ingest().run_once()
+        assert report.stats.new == 3
+        world_out = await world.command("/briefing")
+        assert "Parliament passes the budget" in world_out
+        assert "Wire Service" not in world_out
+        wire_out = await wire.command("/briefing")
+        assert "Wire Service" in wire_out and "budget" not in wire_out.lower()
+        all_out = await everything.command("/briefing")  # no subscriptions: every source
+        assert "Wire Service" in all_out and "Parliament passes the budget" in all_out
+    finally:
+        await core.close()

@@ -88,12 +88,14 @@ class BriefingService:
         channel_topics: Sequence[str] = (),
         max_stories: int | None = None,
         exclude_story_ids: Collection[int] = (),
+        feed_ids: Sequence[int] | None = None,
     ) -> Briefing:
         """A briefing of the top stories published in the window ending now.
 
         ``topic`` (what the user typed) filters; ``channel_topics`` filter too and also
         boost ranking. ``since`` overrides ``window`` (a digest covers the time since the
-        previous one).
+        previous one). ``feed_ids`` limits the briefing to a channel's own feeds (plus the
+        seed folder); None means every source.
         """
         now = self._clock()
         start = since if since is not None else now - (window or self._options.window)
@@ -101,7 +103,7 @@ class BriefingService:
         include = [w for w in words if not w.startswith("-")]
         exclude = [w[1:] for w in words if w.startswith("-")]
         candidates = await self._stories.stories_between(
-            start, now, self._options.candidate_limit, include
+            start, now, self._options.candidate_limit, include, feed_ids
         )
         selected = [
             s for s in candidates if s.id not in exclude_story_ids and _matches(s, include, exclude)

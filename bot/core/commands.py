@@ -148,12 +148,14 @@ class CommandRouter:
                 f"I didn't understand “{text}”. Type `/briefing help` to see what I can do."
             )
         settings = await self._channels.channel(ref)
+        feed_ids = await self._feeds.feed_ids(ref)
         briefing = await self._briefings.compose(
             timezone=settings.timezone,
             window=window or self._default_window,
             topic=topic,
             channel_topics=settings.topics,
             max_stories=settings.max_stories,
+            feed_ids=feed_ids or None,  # a channel without feeds sees every source
         )
         if not briefing.items:
             span = window or self._default_window

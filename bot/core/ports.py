@@ -40,12 +40,18 @@ class StoryReader(Protocol):
     """The read side the briefing needs; the store's article repository implements it."""
 
     async def stories_between(
-        self, start: datetime, end: datetime, limit: int = 300, words: Sequence[str] = ()
+        self,
+        start: datetime,
+        end: datetime,
+        limit: int = 300,
+        words: Sequence[str] = (),
+        feed_ids: Sequence[int] | None = None,
     ) -> Sequence[Story]:
         """Stories with an article published in [start, end), most recently updated first.
 
         With ``words``, only stories with an article whose title or summary contains one
-        of them (case-insensitive). Each story carries only its in-window articles.
+        of them (case-insensitive). With ``feed_ids``, only articles from those feeds or
+        the seed folder count. Each story carries only its matching in-window articles.
         """
         ...
 
@@ -71,6 +77,10 @@ class FeedRegistry(Protocol):
     async def unsubscribe(self, ref: ChannelRef, url_or_id: str) -> FeedInfo: ...
 
     async def feeds(self, ref: ChannelRef | None = None) -> Sequence[FeedInfo]: ...
+
+    async def feed_ids(self, ref: ChannelRef) -> Sequence[int]:
+        """The ids of the feeds a channel follows (cheap: no health figures)."""
+        ...
 
 
 class Publisher(Protocol):

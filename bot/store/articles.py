@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -316,6 +316,7 @@ class ArticleRepo:
         end: datetime,
         limit: int = 300,
         words: Sequence[str] = (),
+        feed_ids: Sequence[int] | None = None,
     ) -> list[Story]:
         """Stories with an article published in [start, end), most recently updated first.
 
@@ -324,14 +325,27 @@ class ArticleRepo:
         """
         async with self._engine.connect() as conn:
             in_window = and_(articles.c.published_at >= start, articles.c.published_at < end)
-            if words:
+            if feed_ids is not None:
+                # A channel's own feeds (an article may reach us through several) + seeds.
+                origins = ["seeds", *(f"feed:{i}" for i in feed_ids)]
+                in_window = and_(
+                    in_window,
+                    articles.c.id.in_(
+                        select(item_keys.c.article_id).where(item_keys.c.origin.in_(origins))
+                    ),
+                )
+            if words or feed_ids is not None:
                 matches = [
                     or_(articles.c.title.ilike(f"%{w}%"), articles.c.summary.ilike(f"%{w}%"))
                     for w in words
                 ]
                 story_ids_q = (
                     select(articles.c.story_id, func.max(articles.c.published_at).label("last"))
-                    .where(in_window, articles.c.story_id.is_not(None), or_(*matches))
+                    .where(
+                        in_window,
+                        articles.c.story_id.is_not(None),
+                        or_(*matches) if matches else true(),
+                    )
                     .group_by(articles.c.story_id)
                     .order_by(func.max(articles.c.published_at).desc())
                     .limit(limit)

@@ -19,6 +19,7 @@ nothing depends on the input file.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,23 +87,26 @@ class _Canon(dict[bytes, str]):
 class _WordIds(dict[bytes, int]):
     """Raw word -> id of its content token (0: none; -1: the sentence mark "|").
 
-    Ids depend on what came before, so they only name columns: ``_article_tfidf``
-    orders columns by first appearance, as ``tfidf_rows`` does.
+    The id is a 63-bit BLAKE2 hash of the token, so it never depends on what came
+    before, and ``_article_tfidf``'s columns (ordered by id) are the same in every
+    process; two tokens of one article sharing a hash is a ~1e-14 chance.
     """
-
-    def __init__(self) -> None:
-        super().__init__({b"|": -1})
-        self.tokens: dict[str, int] = {}
 
     def __missing__(self, raw: bytes) -> int:
         tok = _CANON[raw]
-        ident = self.tokens.setdefault(tok, len(self.tokens) + 1) if tok else 0
+        ident = 0
+        if tok:
+            digest = hashlib.blake2b(tok.encode("ascii"), digest_size=8).digest()
+            ident = int.from_bytes(digest, "little") >> 1 or 1
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+            self[b"|"] = -1
         self[raw] = ident
         return ident
 
 
 _CANON = _Canon()
-_WORD_IDS = [_WordIds()]  # replaced, never cleared: a running call keeps its ids
+_WORD_IDS = _WordIds({b"|": -1})
 
 
 def _words(text: str, table: bytes = _WORD_BYTES) -> bytes:
@@ -122,26 +126,24 @@ def _article_tfidf(sentences: Sequence[str], title: str) -> tuple[np.ndarray, np
 
     The joined text goes through one translate/split; every word becomes an id at C
     speed, and the (sentence, column) counts come from numpy, not Python loops.
+    Columns are in id order, not first-seen order: the same vectors up to a column
+    permutation, so similarities agree with ``tfidf_rows`` to rounding.
     """
     n = len(sentences)
     joined = " \n ".join(sentences)
     if joined.count("\n") != n - 1:  # a sentence holds a line break: the slow way
         return _tfidf([content_tokens(s) for s in sentences], content_tokens(title))
-    if len(_WORD_IDS[0]) >= _CACHE_LIMIT:
-        _WORD_IDS[0] = _WordIds()
-    id_of = _WORD_IDS[0].__getitem__
-    ids = np.fromiter(map(id_of, _words(joined, _MARKED_BYTES).split()), dtype=np.intp)
-    title_ids = np.fromiter(map(id_of, _words(title).split()), dtype=np.intp)
+    id_of = _WORD_IDS.__getitem__
+    ids = np.fromiter(map(id_of, _words(joined, _MARKED_BYTES).split()), dtype=np.int64)
+    title_ids = np.fromiter(map(id_of, _words(title).split()), dtype=np.int64)
     rows = np.cumsum(ids < 0)  # the sentence of each word
     keep = ids > 0
-    uniq, first, inverse = np.unique(ids[keep], return_index=True, return_inverse=True)
+    uniq, cols = np.unique(ids[keep], return_inverse=True)  # columns in id order
     size = max(len(uniq), 1)
-    rank = np.empty(len(uniq), dtype=np.intp)  # columns in order of first appearance
-    rank[np.argsort(first)] = np.arange(len(uniq))
-    cells = [rows[keep] * size + rank[inverse]]
+    cells = [rows[keep] * size + cols]
     if len(uniq):
         at = np.minimum(np.searchsorted(uniq, title_ids), len(uniq) - 1)
-        cells.append(rank[at[uniq[at] == title_ids]] + n * size)
+        cells.append(at[uniq[at] == title_ids] + n * size)
     counts = np.bincount(np.concatenate(cells), minlength=(n + 1) * size)
     return _weigh(counts.reshape(n + 1, size))
 
@@ -227,8 +229,8 @@ class ExtractiveSummarizer:
         sims.flat[:: n + 1] = 0.0
         # PacSum: keep edges above a floor between min and max, then weigh edges to
         # later sentences (forward) for and edges to earlier ones (backward) against.
-        lo, hi = float(sims.min()), float(sims.max())
-        edges = sims - (lo + w.edge_floor * (hi - lo))
+        # Similarities are >= 0 and the diagonal is 0, so the minimum is 0.
+        edges = sims - w.edge_floor * float(sims.max())
         np.maximum(edges, 0.0, out=edges)
         upper = _upper_mask(n)
         central = (edges * upper).sum(axis=1)
@@ -322,11 +324,19 @@ def _tfidf(docs: Sequence[Sequence[str]], title: Sequence[str]) -> tuple[np.ndar
 _SUBLINEAR = np.concatenate(([0.0], 1.0 + np.log(np.arange(1, 256, dtype=np.float64))))
 
 
+@lru_cache(maxsize=256)
+def _smooth_idf(n: int) -> np.ndarray:
+    """ln((n + 1) / (df + 1)) + 1 for df = 0..n (read-only, shared)."""
+    idf = np.log((n + 1) / (np.arange(n + 1) + 1)) + 1.0
+    idf.flags.writeable = False
+    return idf
+
+
 def _weigh(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unit rows of sublinear TF × smoothed IDF from term counts (last row: the title)."""
     n = counts.shape[0] - 1
     df = np.add.reduce(counts[:n] > 0, axis=0)
-    idf = np.log((n + 1) / (df + 1)) + 1.0
+    idf = _smooth_idf(n)[df]
     if counts.max(initial=0) < len(_SUBLINEAR):
         weighted = _SUBLINEAR[counts]
     else:  # a word repeated 256+ times in one sentence

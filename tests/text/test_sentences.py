@@ -104,3 +104,24 @@ def test_paragraphs_never_join_and_whitespace_collapses() -> None:
     assert clean_text("  \n\n  ") == []
     assert split_sentences("") == []
     assert split_sentences("... 42 ...") == []
+
+
+def test_inline_boilerplate_only_between_sentences() -> None:
+    # Only a phrase after a sentence end (or at the start) goes; a repeat right after
+    # a removed one, or one inside a sentence, stays.
+    assert clean_text("Advertisement The vote was close.") == ["The vote was close."]
+    assert clean_text("Done. Advertisement Advertisement The end.") == [
+        "Done. Advertisement The end."
+    ]
+    assert clean_text("We saw the Advertisement The Sun ran.") == [
+        "We saw the Advertisement The Sun ran."
+    ]
+    assert clean_text('He left." Scroll down for videos "Next," she said.') == [
+        'He left." "Next," she said.'
+    ]
+
+
+def test_every_kind_of_whitespace_collapses_like_str_split() -> None:
+    text = "A\tb\u2009c\u3000d e  f\u00a0\u00a0g\u200bh .  Next\x1fone here."
+    assert clean_text(text) == [" ".join(text.replace("\u200b", "").split())]
+    assert split_sentences("Apple Inc.  The firm grew.") == ["Apple Inc.", "The firm grew."]

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.core.ports import Summarizer
 from bot.text.sentences import split_sentences
-from bot.text.summarize import ExtractiveSummarizer
+from bot.text.summarize import (
+    STOPWORDS,
+    ExtractiveSummarizer,
+    _article_tfidf,
+    content_tokens,
+    tfidf_rows,
+)
 
 ARTICLE = "\n".join(
     [
@@ -100,3 +108,43 @@ def test_smoke_on_shared_cnndm() -> None:
     for row in rows:
         summary = summarizer.summarize("", row["article"])
         assert 0 < len(summary) <= 600
+
+
+def _reference_tokens(text: str) -> list[str]:
+    """content_tokens' rule written the slow, obvious way."""
+    out = []
+    for tok in re.findall(r"[a-z0-9]+", text.lower()):
+        if len(tok) < 2 or tok in STOPWORDS:
+            continue
+        if len(tok) > 4 and tok.endswith("s") and not tok.endswith(("ss", "us", "is")):
+            tok = tok[:-1]
+        out.append(tok)
+    return out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The Senate's votes on Tuesday: 51–49 (U.S. bills) – cars, buses & bonus!",
+        "İstanbul \u212aelvin café naïve Zürich ÉCOLE straße 42nd",
+        "Line one\nline\ttwo\u00a0three \ud800 lone surrogate, emoji 🎉 done",
+        "",
+    ],
+)
+def test_content_tokens_follow_the_documented_rule(text: str) -> None:
+    assert content_tokens(text) == _reference_tokens(text)
+
+
+def test_one_pass_tfidf_equals_the_per_sentence_tfidf() -> None:
+    sentences = split_sentences(ARTICLE)
+    fast, df = _article_tfidf(sentences, TITLE)
+    slow = tfidf_rows([content_tokens(s) for s in sentences], content_tokens(TITLE))
+    np.testing.assert_array_equal(fast, slow)
+    assert df.tolist() == np.count_nonzero(slow[:-1], axis=0).tolist()
+    # A sentence holding a line break (select() accepts any strings) takes the slow path.
+    odd = [*sentences[:2], "Broken\nsentence about the coal plant."]
+    fast, _ = _article_tfidf(odd, TITLE)
+    slow = tfidf_rows([content_tokens(s) for s in odd], content_tokens(TITLE))
+    np.testing.assert_array_equal(fast, slow)
+    empty, _ = _article_tfidf(["!!", "?? ..."], "")
+    assert empty.shape == (3, 1) and not empty.any()
