@@ -81,6 +81,14 @@ class Core:
         log.info("%s", report)
         return report
 
+    async def prune(self) -> int:
+        """Drop articles past ``[sources] retention_days``; keys stay as tombstones."""
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.sources.retention_days)
+        removed = await self.db.articles.prune(cutoff)
+        if removed:
+            log.info("pruned %d articles published before %s", removed, cutoff.date())
+        return removed
+
     async def probe_feed(self, url: str) -> None:
         """Fetch a feed once through the guarded fetcher (raises ``FetchError``)."""
         await self.feed_ingest().fetcher.fetch(url)

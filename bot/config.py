@@ -45,6 +45,7 @@ class SourcesSection:
     per_host_concurrency: int = 2
     global_concurrency: int = 16
     backfill: int = 0
+    retention_days: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,10 @@ def validate(settings: Settings) -> Settings:
     _require(s.per_host_concurrency >= 1, "[sources] per_host_concurrency must be >= 1")
     _require(s.global_concurrency >= 1, "[sources] global_concurrency must be >= 1")
     _require(s.backfill >= 0, "[sources] backfill must be >= 0")
+    _require(
+        s.retention_days >= 1,
+        f"[sources] retention_days must be >= 1, got {s.retention_days:g}",
+    )
     _require(
         settings.slack.mode in {"socket", "http"},
         f'[slack] mode must be "socket" or "http", got {settings.slack.mode!r}',

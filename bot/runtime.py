@@ -132,6 +132,7 @@ async def run_bot(settings: Settings) -> None:
             await poll_due_feeds(core)
 
         scheduler.every("feeds", 1.0, poll)
+        scheduler.every("prune", 6 * 60.0, core.prune)
         core.schedule_hooks.append(scheduler.channel_changed)
         scheduler.start()
         tasks = [asyncio.create_task(r()) for r in runners]

@@ -215,6 +215,24 @@ class ArticleRepo:
                 await conn.execute(insert(item_keys), fresh)
         return len(fresh)
 
+    async def prune(self, before: datetime) -> int:
+        """Delete articles published before ``before`` (their keys stay as tombstones) and
+        stories left empty; returns the number of articles removed."""
+        async with self._engine.begin() as conn:
+            old = select(articles.c.id).where(articles.c.published_at < before)
+            await conn.execute(
+                update(item_keys).where(item_keys.c.article_id.in_(old)).values(article_id=None)
+            )
+            removed = await conn.execute(delete(articles).where(articles.c.published_at < before))
+            await conn.execute(
+                delete(stories).where(
+                    ~stories.c.id.in_(
+                        select(articles.c.story_id).where(articles.c.story_id.is_not(None))
+                    )
+                )
+            )
+            return int(removed.rowcount or 0)
+
     async def keys(self, origin: str) -> dict[str, int | None]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(

@@ -57,8 +57,6 @@ _TITLE_WEIGHT = 2.0
 _NUMBER_WEIGHT = 2.0  # a number's count is multiplied by this
 _SAME_SOURCE_PENALTY = 0.1
 _SAME_SOURCE_HOURS = 6.0
-_BIGRAM_WEIGHT = 0.0
-_SIZE_PENALTY = 0.0
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z0-9]+")
 _LEAD_CHARS = 1200
 _PROBE_TERMS = 10  # highest-weight (rarest) terms of an article, to find candidates
@@ -183,18 +181,11 @@ class StoryGrouper:
 
     def _features(self, title: str, text: str) -> dict[str, float]:
         counts: dict[str, float] = {}
-        tt = _tokens(title)
-        for tok in tt:
+        for tok in _tokens(title):
             w = _TITLE_WEIGHT * _NUMBER_WEIGHT if tok[0].isdigit() else _TITLE_WEIGHT
             counts[tok] = counts.get(tok, 0.0) + w
-        bt = _tokens(text[:_LEAD_CHARS])
-        for tok in bt:
+        for tok in _tokens(text[:_LEAD_CHARS]):
             counts[tok] = counts.get(tok, 0.0) + (_NUMBER_WEIGHT if tok[0].isdigit() else 1.0)
-        if _BIGRAM_WEIGHT:
-            for seq, w in ((tt, _TITLE_WEIGHT), (bt, 1.0)):
-                for a, b in zip(seq, seq[1:]):
-                    k = a + "_" + b
-                    counts[k] = counts.get(k, 0.0) + w * _BIGRAM_WEIGHT
         return counts
 
     def _vectorise(self, title: str, text: str) -> dict[str, float]:
@@ -237,8 +228,6 @@ class StoryGrouper:
             seen = story.source_seen.get(source)
             if seen is not None and abs(when - seen) <= near:
                 sim -= _SAME_SOURCE_PENALTY
-            if _SIZE_PENALTY:
-                sim -= _SIZE_PENALTY * math.log(story.size)
             if sim > best_sim or (sim == best_sim and best is not None and key < best.key):
                 best, best_sim = story, sim
         return best

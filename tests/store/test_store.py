@@ -131,3 +131,21 @@ async def test_one_scheduler_leader(db: Database) -> None:
     finally:
         await first.release()
         await second.release()
+
+
+async def test_prune_keeps_tombstones(db: Database) -> None:
+    old = await db.articles.save(
+        draft("old", published_at=NOW - timedelta(days=40)), "feed:1", "S", "h-old"
+    )
+    await db.articles.new_story(old.id, "Old", "S")
+    fresh = await db.articles.save(draft("fresh"), "feed:1", "S", "h-fresh")
+    await db.articles.new_story(fresh.id, "Fresh", "S")
+    assert await db.articles.prune(NOW - timedelta(days=30)) == 1
+    keys = await db.articles.keys("feed:1")
+    assert keys == {"old": None, "fresh": fresh.id}
+    again = await db.articles.save(
+        draft("old", published_at=NOW - timedelta(days=40)), "feed:1", "S", "h-old"
+    )
+    assert again.outcome is SaveOutcome.UNCHANGED  # the pruned item never returns as new
+    window = await db.articles.stories_between(NOW - timedelta(days=60), NOW + timedelta(days=1))
+    assert [s.title for s in window] == ["Fresh"]
