@@ -21,7 +21,10 @@ drops) and new ids, all within one 48 h window so every open story is a candidat
 Finally, story summaries (bot.text.story_summary) against AllSides' neutral roundups
 (``--records``, skipped when absent).
 
-Usage: python bench/stories.py [--data PATH] [--records PATH] [--json]
+With ``--folds``, a 2-fold check of the one global threshold: tuned on half the
+stories (seeded split), scored on the other half.
+
+Usage: python bench/stories.py [--data PATH] [--records PATH] [--json] [--folds]
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _rouge import score as rouge  # noqa: E402
 
-from bot.text.grouping import StoryGrouper  # noqa: E402
+from bot.text.grouping import DEFAULT_THRESHOLD, StoryGrouper  # noqa: E402
 from bot.text.sentences import split_sentences  # noqa: E402
 from bot.text.story_summary import summarize_story  # noqa: E402
 
@@ -91,12 +94,17 @@ def _when(row: Row) -> datetime:
     return datetime.fromisoformat(row["time"]).astimezone(UTC)
 
 
-def run(rows: Sequence[Row], times: Sequence[datetime], titles_only: bool = False) -> Row:
+def run(
+    rows: Sequence[Row],
+    times: Sequence[datetime],
+    titles_only: bool = False,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> Row:
     """Group ``rows`` in time order (seeded tie-break); return quality and speed."""
     tie = list(range(len(rows)))
     random.Random(0).shuffle(tie)
     order = sorted(range(len(rows)), key=lambda i: (times[i], tie[i]))
-    grouper = StoryGrouper()
+    grouper = StoryGrouper(threshold=threshold)
     pred = [0] * len(rows)
     start = time.perf_counter()
     for i in order:
@@ -118,6 +126,48 @@ def run(rows: Sequence[Row], times: Sequence[datetime], titles_only: bool = Fals
         "articles": len(rows),
         "articles_per_s": len(rows) / elapsed,
     }
+
+
+FOLD_GRID = [round(0.15 + 0.01 * k, 2) for k in range(21)]
+
+
+def two_fold(rows: Sequence[Row]) -> list[Row]:
+    """Overfitting check for the one global threshold: split the stories in two halves
+    (seeded), pick the threshold that maximises the mean B-cubed F1 of the real-time
+    and time-blind runs on one half, and report both runs on the other half."""
+    stories = sorted({r["story"] for r in rows})
+    random.Random(3).shuffle(stories)
+    halves = [set(stories[::2]), set(stories[1::2])]
+    out: list[Row] = []
+    for fold, tune_set in enumerate(halves):
+        tune = [r for r in rows if r["story"] in tune_set]
+        test = [r for r in rows if r["story"] not in tune_set]
+
+        def score(part: Sequence[Row], thr: float) -> tuple[float, float]:
+            real = [_when(r) for r in part]
+            blind = [real[0]] * len(part)
+            return (
+                run(part, real, threshold=thr)["bcubed_f1"],
+                run(part, blind, threshold=thr)["bcubed_f1"],
+            )
+
+        tuned = {thr: score(tune, thr) for thr in FOLD_GRID}
+        best = max(FOLD_GRID, key=lambda t: (sum(tuned[t]), -t))
+        held = score(test, best)
+        fixed = score(test, DEFAULT_THRESHOLD)
+        out.append(
+            {
+                "fold": fold,
+                "tuned_threshold": best,
+                "tune_real_f1": tuned[best][0],
+                "tune_timeblind_f1": tuned[best][1],
+                "test_real_f1": held[0],
+                "test_timeblind_f1": held[1],
+                "test_real_f1_default": fixed[0],
+                "test_timeblind_f1_default": fixed[1],
+            }
+        )
+    return out
 
 
 def replicate(rows: Sequence[Row], n: int) -> tuple[list[Row], list[datetime]]:
@@ -183,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--records", type=Path, default=DEFAULT_RECORDS)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--big", type=int, default=10_000, help="articles in the timing run")
+    parser.add_argument(
+        "--folds", action="store_true", help="also the 2-fold threshold check (slower)"
+    )
     args = parser.parse_args(argv)
     if not args.data.exists():
         print(f"no data at {args.data}", file=sys.stderr)
@@ -206,8 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "articles_per_s": big["articles_per_s"],
     }
     summaries = story_summaries(rows, args.records) if args.records.exists() else {}
+    folds = two_fold(rows) if args.folds else []
     if args.json:
-        print(json.dumps({**results, "story_summary": summaries}, indent=2))
+        extra: Row = {"two_fold": folds} if folds else {}
+        print(json.dumps({**results, "story_summary": summaries, **extra}, indent=2))
         return 0
     print(f"data: {args.data} ({len(rows)} articles, {len({r['story'] for r in rows})} stories)")
     head = ("system", "B3 P", "B3 R", "B3 F1", "pair P", "pair R", "pair F1", "stories", "art/s")
@@ -225,6 +280,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"timing: {b['articles']} articles (replicated, perturbed, one 48 h window) grouped "
         f"in {b['seconds']:.2f} s = {b['articles_per_s']:.0f} articles/s"
     )
+    if folds:
+        print(
+            f"\n2-fold over stories (threshold tuned on one half by mean of real and "
+            f"time-blind B3 F1, default {DEFAULT_THRESHOLD}):"
+        )
+        print(
+            f"{'fold':<5} {'tuned':>6} {'tune real':>9} {'tune blind':>10} "
+            f"{'test real':>9} {'test blind':>10} {'default real':>12} {'default blind':>13}"
+        )
+        for f in folds:
+            print(
+                f"{f['fold']:<5} {f['tuned_threshold']:6.2f} {f['tune_real_f1']:9.3f} "
+                f"{f['tune_timeblind_f1']:10.3f} {f['test_real_f1']:9.3f} "
+                f"{f['test_timeblind_f1']:10.3f} {f['test_real_f1_default']:12.3f} "
+                f"{f['test_timeblind_f1_default']:13.3f}"
+            )
     if summaries:
         print(f"\nstory summaries vs AllSides roundups ({args.records.name}), true groups:")
         print(f"{'system':<20} {'R-1':>6} {'R-2':>6} {'R-Lsum':>6} {'head R-1':>8} {'chars':>6}")

@@ -149,7 +149,7 @@ async def open_core(
     pipeline = Pipeline(
         db,
         summarizer,
-        StoryGrouper(window_hours=b.story_window_hours),
+        lambda: StoryGrouper(window_hours=b.story_window_hours),
         story_window_hours=b.story_window_hours,
         summary_sentences=b.summary_sentences,
         summary_chars=b.summary_chars,

@@ -2,7 +2,10 @@
 
 Summaries and story assignment happen here, at ingest, so ``/briefing`` is a query and
 a render, never a fetch or a summarisation. Blocking CPU work (summarising, grouping)
-runs in an executor; one lock keeps the grouper's state consistent.
+runs in an executor, one call per batch; the store is written in two transactions per
+batch (articles, then stories). One lock keeps the grouper's state consistent with the
+database; if a story write fails, the grouper is rebuilt from the database and the
+articles left without a story are grouped on the next run.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.core.models import Article, ArticleDraft
 from bot.core.ports import SaveOutcome, Summarizer
 from bot.errors import SummarizeError
+from bot.store import batch
 from bot.store.db import Database
 from bot.text.grouping import StoryGrouper
 from bot.text.sentences import split_sentences
@@ -60,12 +66,16 @@ def _lead(text: str, sentences: int = 3) -> str:
     return " ".join(split_sentences(text)[:sentences]) or text[:300]
 
 
+def _grouping_text(draft: ArticleDraft, summary: str) -> str:
+    return f"{draft.standfirst or ''} {summary or draft.text[:600]}".strip()
+
+
 class Pipeline:
     def __init__(
         self,
         db: Database,
         summarizer: Summarizer,
-        grouper: StoryGrouper,
+        grouper_factory: Callable[[], StoryGrouper],
         *,
         story_window_hours: float = 48.0,
         summary_sentences: int = 3,
@@ -76,7 +86,8 @@ class Pipeline:
         self._db = db
         self._llm = llm
         self._summarizer = summarizer
-        self._grouper = grouper
+        self._new_grouper = grouper_factory
+        self._grouper = grouper_factory()
         self._window = timedelta(hours=story_window_hours)
         self._summary_sentences = summary_sentences
         self._summary_chars = summary_chars
@@ -90,15 +101,25 @@ class Pipeline:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _load_grouper(self) -> None:
-        """Resume grouping after a restart: recent stories become candidates again."""
+        """Resume grouping after a restart: recent stories become candidates again, and
+        articles a failed run left without a story are grouped now."""
         if self._loaded:
             return
-        rows = await self._db.articles.grouping_rows(datetime.now(UTC) - self._window)
+        self._grouper = self._new_grouper()
+        self._story_ids = {}
+        since = datetime.now(UTC) - self._window
+        rows = await self._db.articles.grouping_rows(since)
         for row in rows:
             self._grouper.load(row.story_id, row.title, row.text, row.last_updated)
             self._story_ids[row.story_id] = row.story_id
         self._loaded = True
-        log.debug("grouper resumed with %d stories", len({r.story_id for r in rows}))
+        log.debug("grouper resumed with %d stories", len(rows))
+        orphans = await self._db.articles.without_story(since)
+        if orphans:
+            log.info("grouping %d articles left without a story", len(orphans))
+            await self._group([(a.id, a.draft, a.summary) for a in orphans])
+
+    # --- summaries -------------------------------------------------------------------
 
     def _summarize(self, title: str, text: str) -> str:
         try:
@@ -111,10 +132,20 @@ class Pipeline:
             summary = ""
         return summary or _lead(text, self._summary_sentences)[: self._summary_chars]
 
-    async def _summary(self, draft: ArticleDraft) -> str:
+    def _summarize_all(self, items: Sequence[tuple[str, str]]) -> list[str]:
+        return [self._summarize(title, text) for title, text in items]
+
+    async def _summaries(self, drafts: Sequence[ArticleDraft]) -> list[str]:
+        if not drafts:
+            return []
         if self._llm is not None:  # it falls back to the extractive summariser itself
-            return await self._llm.summarize_async(draft.title, draft.text)
-        return await self._run(self._summarize, draft.title, draft.text)
+            llm = self._llm
+            return list(
+                await asyncio.gather(*(llm.summarize_async(d.title, d.text) for d in drafts))
+            )
+        return await self._run(self._summarize_all, [(d.title, d.text) for d in drafts])
+
+    # --- ingest ----------------------------------------------------------------------
 
     async def ingest(
         self,
@@ -129,62 +160,93 @@ class Pipeline:
         teaser is "unchanged" and not an edit.
         """
         stats = IngestStats()
+        unique = list({d.key: d for d in reversed(drafts)}.values())[::-1]  # first wins
+        stats.unchanged += len(drafts) - len(unique)
         async with self._lock:
             await self._load_grouper()
-            for draft in drafts:
+            known = await batch.known_items(self._db.engine, origin, [d.key for d in unique])
+            pending: list[tuple[ArticleDraft, str, batch.KnownItem | None]] = []
+            for draft in unique:
                 digest = (hashes or {}).get(draft.key) or content_hash(draft)
-                known = await self._db.articles.content_hash_for(origin, draft.key)
-                # Same content (a date-only edit, a repeat): keep the stored summary.
-                summary: str | None = None
-                if known != digest:
-                    summary = await self._summary(draft)
-                saved = await self._db.articles.save(draft, origin, summary, digest)
-                if saved.outcome is SaveOutcome.NEW:
-                    stats.new += 1
-                    stats.new_article_ids.append(saved.id)
-                    await self._assign_story(saved.id, draft, summary or "")
-                elif saved.outcome is SaveOutcome.UPDATED:
-                    stats.updated += 1
-                    if saved.story_id is not None:
-                        await self._refresh_story(saved.story_id, saved.id)
-                else:
-                    stats.unchanged += 1
+                item = known.get(draft.key)
+                if item is not None and (item.article_id is None or item.same(draft, digest)):
+                    stats.unchanged += 1  # a repeat, or a tombstone: never posted again
+                    continue
+                pending.append((draft, digest, item))
+            # Same content (a date-only edit): keep the stored summary.
+            needs = [
+                d for d, digest, item in pending if item is None or item.content_hash != digest
+            ]
+            summaries = dict(zip((d.key for d in needs), await self._summaries(needs), strict=True))
+            writes = [
+                batch.Write(d, digest, summaries.get(d.key), item) for d, digest, item in pending
+            ]
+            try:
+                written = await batch.write_articles(self._db.engine, origin, writes)
+            except IntegrityError:
+                # Another worker stored some of these keys meanwhile; the next poll sees
+                # them as known. Nothing was written and the grouper is untouched.
+                log.warning("ingest: origin=%s raced another worker; retrying next cycle", origin)
+                return stats
+            stats.unchanged += len(writes) - len(written)  # linked to the same article
+            new = [w for w in written if w.outcome is SaveOutcome.NEW]
+            stats.new += len(new)
+            stats.new_article_ids.extend(w.article_id for w in new)
+            updated = [w for w in written if w.outcome is SaveOutcome.UPDATED]
+            stats.updated += len(updated)
+            await self._group([(w.article_id, w.draft, w.summary) for w in new])
+            for story_id in {w.story_id for w in updated if w.story_id is not None}:
+                await self._refresh_story(story_id)
         return stats
 
-    async def _assign_story(self, article_id: int, draft: ArticleDraft, summary: str) -> None:
-        """Join the best recent story or start one; the grouper's keys map to story ids."""
-        story_key: int = await self._run(
-            self._grouper.add,
-            article_id,
-            draft.title,
-            f"{draft.standfirst or ''} {summary or draft.text[:600]}".strip(),
-            draft.published_at,
-            draft.source,
-        )
-        story_id = self._story_ids.get(story_key)
-        if story_id is not None:
-            await self._refresh_story(story_id, article_id)
-        else:
-            self._story_ids[story_key] = await self._db.articles.new_story(
-                article_id, draft.title, summary
-            )
+    def _group_all(self, items: Sequence[tuple[int, ArticleDraft, str]]) -> list[int]:
+        return [
+            self._grouper.add(a, d.title, _grouping_text(d, s), d.published_at, d.source)
+            for a, d, s in items
+        ]
 
-    async def _refresh_story(self, story_id: int, article_id: int) -> None:
-        members: list[Article] = await self._db.articles.join_story(article_id, story_id)
-        if len(members) < 2:
-            if members:
-                await self._db.articles.set_story_text(
-                    story_id, members[0].title, members[0].summary
-                )
+    async def _group(self, items: Sequence[tuple[int, ArticleDraft, str]]) -> None:
+        """Join the best recent story or start one; the grouper's keys map to story ids."""
+        if not items:
             return
+        keys = await self._run(self._group_all, items)
+        joins = [
+            batch.StoryJoin(a, self._story_ids.get(key), key, d.title, s)
+            for (a, d, s), key in zip(items, keys, strict=True)
+        ]
         try:
-            headline, summary = await self._run(
-                summarize_story,
-                [(a.source, a.title, a.summary) for a in members],
-                self._summary_sentences,
-                self._summary_chars,
+            created, members = await batch.write_stories(self._db.engine, joins)
+        except Exception:
+            self._loaded = False  # rebuild the grouper from what the database holds
+            raise
+        self._story_ids.update(created)
+        await self._story_texts(members)
+
+    def _texts(self, members: Mapping[int, Sequence[Article]]) -> dict[int, tuple[str, str]]:
+        texts = {}
+        for story_id, articles in members.items():
+            if len(articles) < 2:
+                continue
+            try:
+                texts[story_id] = summarize_story(
+                    [(a.source, a.title, a.summary) for a in articles],
+                    self._summary_sentences,
+                    self._summary_chars,
+                )
+            except Exception:  # a story keeps its old text rather than losing the article
+                log.exception("story summary failed for story_id=%s", story_id)
+        return texts
+
+    async def _story_texts(self, members: Mapping[int, Sequence[Article]]) -> None:
+        if members:
+            await batch.set_story_texts(self._db.engine, await self._run(self._texts, members))
+
+    async def _refresh_story(self, story_id: int) -> None:
+        """After an edit: the story's headline and summary follow its members."""
+        members = await self._db.articles.story_members(story_id)
+        if len(members) == 1:
+            await batch.set_story_texts(
+                self._db.engine, {story_id: (members[0].title, members[0].summary)}
             )
-        except Exception:  # a story keeps its old text rather than losing the article
-            log.exception("story summary failed for story_id=%s", story_id)
-            return
-        await self._db.articles.set_story_text(story_id, headline, summary)
+        else:
+            await self._story_texts({story_id: members})

@@ -24,6 +24,15 @@ class SavedArticle:
 
 
 @dataclass(frozen=True, slots=True)
+class Orphan:
+    """An article that has no story (a run died between writing it and grouping it)."""
+
+    id: int
+    draft: ArticleDraft
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
 class GroupingRow:
     """What the story grouper needs to resume after a restart."""
 
@@ -302,6 +311,39 @@ class ArticleRepo:
                 .order_by(articles.c.published_at, articles.c.id)
             )
             return [_article(r) for r in rows]
+
+    async def story_members(self, story_id: int) -> list[Article]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(*_ARTICLE_COLUMNS)
+                .where(articles.c.story_id == story_id)
+                .order_by(articles.c.published_at, articles.c.id)
+            )
+            return [_article(r) for r in rows]
+
+    async def without_story(self, since: datetime) -> list[Orphan]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(articles)
+                .where(articles.c.story_id.is_(None), articles.c.published_at >= since)
+                .order_by(articles.c.published_at, articles.c.id)
+            )
+            return [
+                Orphan(
+                    r.id,
+                    ArticleDraft(
+                        source=r.source,
+                        key=str(r.id),
+                        title=r.title,
+                        text=r.text,
+                        published_at=r.published_at,
+                        url=r.canonical_url,
+                        standfirst=r.standfirst,
+                    ),
+                    r.summary,
+                )
+                for r in rows
+            ]
 
     async def set_story_text(self, story_id: int, title: str, summary: str) -> None:
         async with self._engine.begin() as conn:

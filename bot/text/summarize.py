@@ -10,7 +10,12 @@ PacSum (Zheng & Lapata 2019): similarity to *later* sentences counts, because a 
 sentence is what the rest of the article elaborates; the tuned weight of similarity
 to earlier sentences came out at 0 (PacSum makes it negative). Sentences are then picked
 greedily with a redundancy cut (MMR-like) inside a character budget and returned in
-article order. Everything is a handful of numpy operations per article.
+article order.
+
+Speed (the pipeline calls ``summarize`` once per article): the article is tokenised
+once (bytes.translate + split, memoised word ids), TF-IDF counts come from one
+``bincount``, and similarities only use words shared by two sentences; no Python
+loop runs per token. ``bench/summarize.py`` measures it against sumy's LexRank.
 
 The weights were tuned once by a small grid search on ``cnndm_dev.jsonl`` (ROUGE-1,
 see ``bench/summarize.py``) and then only checked on BBC News Summary and XSum;
@@ -62,7 +67,7 @@ _KEEP = b"0123456789abcdefghijklmnopqrstuvwxyz"
 _WORD_BYTES = bytes(c if c in _KEEP else c + 32 if 65 <= c <= 90 else 32 for c in range(256))
 # The same, but "\n" becomes "|", a one-byte word that marks a sentence end.
 _MARKED_BYTES = _WORD_BYTES[:10] + b"|" + _WORD_BYTES[11:]
-_CACHE_LIMIT = 200_000  # distinct raw words remembered before a cache starts over
+_CACHE_LIMIT = 100_000  # distinct raw words remembered before a cache starts over
 
 
 class _Canon(dict[bytes, str]):
@@ -133,19 +138,29 @@ def _article_tfidf(sentences: Sequence[str], title: str) -> tuple[np.ndarray, np
     joined = " \n ".join(sentences)
     if joined.count("\n") != n - 1:  # a sentence holds a line break: the slow way
         return _tfidf([content_tokens(s) for s in sentences], content_tokens(title))
-    id_of = _WORD_IDS.__getitem__
-    ids = np.fromiter(map(id_of, _words(joined, _MARKED_BYTES).split()), dtype=np.int64)
-    title_ids = np.fromiter(map(id_of, _words(title).split()), dtype=np.int64)
+    # The title is row n; "\n" in it would start another row.
+    text = f"{joined} \n {title.replace(chr(10), ' ')}"
+    ids = np.fromiter(map(_WORD_IDS.__getitem__, _words(text, _MARKED_BYTES).split()), np.int64)
     rows = np.cumsum(ids < 0)  # the sentence of each word
     keep = ids > 0
-    uniq, cols = np.unique(ids[keep], return_inverse=True)  # columns in id order
-    size = max(len(uniq), 1)
-    cells = [rows[keep] * size + cols]
-    if len(uniq):
-        at = np.minimum(np.searchsorted(uniq, title_ids), len(uniq) - 1)
-        cells.append(at[uniq[at] == title_ids] + n * size)
-    counts = np.bincount(np.concatenate(cells), minlength=(n + 1) * size)
-    return _weigh(counts.reshape(n + 1, size))
+    words, rows = ids[keep], rows[keep]
+    # np.unique(words, return_inverse=True), minus its Python overhead: columns in id order.
+    order = np.argsort(words)
+    ordered = words[order]
+    new = np.empty(len(words), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    cols = np.empty(len(words), dtype=np.intp)
+    cols[order] = np.cumsum(new) - 1
+    size = max(int(cols.max(initial=0)) + 1, 1)
+    counts = np.bincount(rows * size + cols, minlength=(n + 1) * size).reshape(n + 1, size)
+    df = np.add.reduce(counts[:n] > 0, axis=0)
+    if not df.all():  # words only the title has are no columns, as in tfidf_rows
+        inside = df > 0
+        if not inside.any():
+            return _weigh(np.zeros((n + 1, 1), dtype=np.intp))
+        counts, df = counts[:, inside], df[inside]
+    return _weigh(counts, df)
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,10 +347,11 @@ def _smooth_idf(n: int) -> np.ndarray:
     return idf
 
 
-def _weigh(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _weigh(counts: np.ndarray, df: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Unit rows of sublinear TF × smoothed IDF from term counts (last row: the title)."""
     n = counts.shape[0] - 1
-    df = np.add.reduce(counts[:n] > 0, axis=0)
+    if df is None:
+        df = np.add.reduce(counts[:n] > 0, axis=0)
     idf = _smooth_idf(n)[df]
     if counts.max(initial=0) < len(_SUBLINEAR):
         weighted = _SUBLINEAR[counts]

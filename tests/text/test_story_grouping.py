@@ -143,3 +143,40 @@ def test_empty_text_starts_its_own_story_and_bad_settings_are_refused() -> None:
         StoryGrouper(threshold=0)
     with pytest.raises(ValueError):
         StoryGrouper(window_hours=0)
+
+
+def test_whole_numbers_tell_recurring_reports_apart() -> None:
+    grouper = StoryGrouper()
+    key = grouper.add(
+        0,
+        "Consumer prices rise 4.2% from a year earlier",
+        "Consumer prices rose 4.2 percent from a year earlier, the Labor Department said.",
+        T0,
+        "Reuters",
+    )
+    # Split into digits, 4.2 and 2.4 would be the same two tokens.
+    same_month = grouper.similarity(key, "Inflation hits 4.2%", "Prices were up 4.2 percent.")
+    other_month = grouper.similarity(key, "Inflation hits 2.4%", "Prices were up 2.4 percent.")
+    assert same_month > other_month
+
+
+def _pair_story_keys(first_source: str, second_source: str, hours: float, margin: float) -> bool:
+    """Whether ARTICLES[2] joins ARTICLES[0]'s story with the threshold ``margin`` below
+    their plain score."""
+    probe = StoryGrouper()
+    key = probe.add(0, ARTICLES[0][0], ARTICLES[0][1], T0, "X")
+    score = probe.similarity(key, ARTICLES[2][0], ARTICLES[2][1])
+    grouper = StoryGrouper(threshold=score - margin)
+    first = grouper.add(0, ARTICLES[0][0], ARTICLES[0][1], T0, first_source)
+    later = T0 + timedelta(hours=hours)
+    return grouper.add(1, ARTICLES[2][0], ARTICLES[2][1], later, second_source) == first
+
+
+def test_same_outlet_within_hours_needs_a_stronger_match() -> None:
+    # A match a little above the threshold joins from another outlet...
+    assert _pair_story_keys("Reuters", "CNN", hours=1, margin=0.04)
+    # ...but not from the same outlet an hour later (one article per outlet per event)...
+    assert not _pair_story_keys("Reuters", "Reuters", hours=1, margin=0.04)
+    # ...while a day later it is a follow-up and joins; a much stronger match always does.
+    assert _pair_story_keys("Reuters", "Reuters", hours=24, margin=0.04)
+    assert _pair_story_keys("Reuters", "Reuters", hours=1, margin=0.2)

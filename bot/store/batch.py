@@ -1,0 +1,335 @@
+"""Batched ingest writes: one lookup and one transaction per feed poll, not per item.
+
+A poll of a busy feed brings dozens of items, a first cycle over a thousand feeds tens
+of thousands; a round trip per item and per statement made the store, not parsing, the
+bottleneck. Semantics are those of ``ArticleRepo.save``/``new_story``/``join_story``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.core.models import Article, ArticleDraft
+from bot.core.ports import SaveOutcome
+from bot.store.schema import articles, item_keys, stories
+
+CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItem:
+    """What the store holds for a key; ``article_id`` None is a tombstone."""
+
+    article_id: int | None
+    content_hash: str | None
+    title: str | None
+    published_at: datetime | None
+    story_id: int | None
+
+    def same(self, draft: ArticleDraft, digest: str) -> bool:
+        return (
+            self.content_hash == digest
+            and self.title == draft.title
+            and self.published_at == draft.published_at
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One draft to store: ``summary`` None keeps the stored summary."""
+
+    draft: ArticleDraft
+    digest: str
+    summary: str | None
+    known: KnownItem | None
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    draft: ArticleDraft
+    article_id: int
+    outcome: SaveOutcome
+    story_id: int | None
+    summary: str
+
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T]) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+async def known_items(
+    engine: AsyncEngine, origin: str, keys: Sequence[str]
+) -> dict[str, KnownItem]:
+    found: dict[str, KnownItem] = {}
+    async with engine.connect() as conn:
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            rows = await conn.execute(
+                select(
+                    item_keys.c.item_key,
+                    item_keys.c.article_id,
+                    articles.c.content_hash,
+                    articles.c.title,
+                    articles.c.published_at,
+                    articles.c.story_id,
+                )
+                .select_from(item_keys.outerjoin(articles, item_keys.c.article_id == articles.c.id))
+                .where(item_keys.c.origin == origin, item_keys.c.item_key.in_(chunk))
+            )
+            for r in rows:
+                found[r.item_key] = KnownItem(
+                    r.article_id, r.content_hash, r.title, r.published_at, r.story_id
+                )
+    return found
+
+
+async def _twins(
+    conn: AsyncConnection, urls: Sequence[str], hashes: Sequence[str]
+) -> tuple[dict[str, tuple[int, int | None]], dict[str, tuple[int, int | None]]]:
+    """Stored articles with one of these canonical URLs or content hashes."""
+    by_url: dict[str, tuple[int, int | None]] = {}
+    by_hash: dict[str, tuple[int, int | None]] = {}
+    columns = (
+        articles.c.id,
+        articles.c.story_id,
+        articles.c.canonical_url,
+        articles.c.content_hash,
+    )
+    lookups = [(articles.c.canonical_url, c) for c in _chunks(list(urls))]
+    lookups += [(articles.c.content_hash, c) for c in _chunks(list(hashes))]
+    for column, chunk in lookups:
+        for r in await conn.execute(select(*columns).where(column.in_(chunk))):
+            if r.canonical_url:
+                by_url.setdefault(r.canonical_url, (r.id, r.story_id))
+            by_hash.setdefault(r.content_hash, (r.id, r.story_id))
+    return by_url, by_hash
+
+
+async def write_articles(
+    engine: AsyncEngine, origin: str, writes: Sequence[Write]
+) -> list[Written]:
+    """Insert, update or link every draft in one transaction (all or nothing)."""
+    now = datetime.now(UTC)
+    out: list[Written] = []
+    fresh = [w for w in writes if w.known is None]
+    async with engine.begin() as conn:
+        by_url, by_hash = await _twins(
+            conn, [w.draft.url for w in fresh if w.draft.url], [w.digest for w in fresh]
+        )
+        rows: list[dict[str, object]] = []
+        fresh_writes: list[Write] = []
+        links: list[tuple[str, int]] = []  # (key, article id, or -1 - row for a new row)
+        pending_url: dict[str, int] = {}
+        pending_hash: dict[str, int] = {}
+        for w in writes:
+            d = w.draft
+            values: dict[str, object] = {
+                "source": d.source,
+                "canonical_url": d.url,
+                "title": d.title,
+                "standfirst": d.standfirst,
+                "author": d.author,
+                "language": d.language,
+                "published_at": d.published_at,
+                "text": d.text,
+                "content_hash": w.digest,
+            }
+            if w.summary is not None:
+                values["summary"] = w.summary
+            if w.known is not None:
+                if w.known.article_id is None or w.known.same(d, w.digest):
+                    continue  # tombstone or unchanged: nothing to write
+                await conn.execute(
+                    update(articles).where(articles.c.id == w.known.article_id).values(**values)
+                )
+                out.append(
+                    Written(d, w.known.article_id, SaveOutcome.UPDATED, w.known.story_id, "")
+                )
+                continue
+            twin = (by_url.get(d.url) if d.url else None) or by_hash.get(w.digest)
+            if twin is not None:
+                links.append((d.key, twin[0]))
+                continue
+            # The same article twice in this batch (two keys, one URL or content).
+            row = (pending_url.get(d.url) if d.url else None) or pending_hash.get(w.digest)
+            if row is not None:
+                links.append((d.key, -1 - row))
+                continue
+            row = len(rows)
+            rows.append(
+                {
+                    **values,
+                    "summary": w.summary or "",
+                    "feed_id": d.feed_id,
+                    "origin": origin,
+                    "fetched_at": now,
+                }
+            )
+            if d.url:
+                pending_url[d.url] = row
+            pending_hash[w.digest] = row
+            fresh_writes.append(w)
+        ids: list[int] = []
+        if rows:  # one multi-row INSERT … RETURNING, ids in parameter order
+            result = await conn.execute(
+                insert(articles).returning(articles.c.id, sort_by_parameter_order=True), rows
+            )
+            ids = [int(i) for i in result.scalars()]
+        for w, article_id in zip(fresh_writes, ids, strict=True):
+            links.append((w.draft.key, article_id))
+            out.append(Written(w.draft, article_id, SaveOutcome.NEW, None, w.summary or ""))
+        keys = [
+            {
+                "origin": origin,
+                "first_seen": now,
+                "item_key": key,
+                "article_id": ids[-1 - ref] if ref < 0 else ref,
+            }
+            for key, ref in links
+        ]
+        if keys:
+            await conn.execute(insert(item_keys), keys)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StoryJoin:
+    """Put an article in ``story_id``, or, when None, in the story the grouper calls
+    ``key`` (created by the first article of the batch that names it)."""
+
+    article_id: int
+    story_id: int | None
+    key: int
+    title: str
+    summary: str
+
+
+async def write_stories(
+    engine: AsyncEngine, joins: Sequence[StoryJoin]
+) -> tuple[dict[int, int], dict[int, list[Article]]]:
+    """Attach articles to stories in one transaction. Returns the story ids created (by
+    grouper key) and the members of every story that gained a second or later article."""
+    created: dict[int, int] = {}
+    touched: set[int] = set()
+    touched_new: set[int] = set()
+    async with engine.begin() as conn:
+        published = {
+            r.id: r.published_at
+            for chunk in _chunks([j.article_id for j in joins])
+            for r in await conn.execute(
+                select(articles.c.id, articles.c.published_at).where(articles.c.id.in_(chunk))
+            )
+        }
+        new_rows: dict[int, dict[str, object]] = {}  # grouper key → story row
+        for join in joins:
+            if join.story_id is not None:
+                touched.add(join.story_id)
+            elif join.key in new_rows:  # a story this batch creates gains a second article
+                touched_new.add(join.key)
+            else:
+                when = published[join.article_id]
+                new_rows[join.key] = {
+                    "title": join.title,
+                    "summary": join.summary,
+                    "first_seen": when,
+                    "last_updated": when,
+                    "article_count": 1,
+                    "source_count": 1,
+                }
+        if new_rows:
+            result = await conn.execute(
+                insert(stories).returning(stories.c.id, sort_by_parameter_order=True),
+                list(new_rows.values()),
+            )
+            created = dict(zip(new_rows, (int(i) for i in result.scalars()), strict=True))
+        touched.update(created[key] for key in touched_new)
+        assignments = [
+            {
+                "a_id": j.article_id,
+                "s_id": j.story_id if j.story_id is not None else created[j.key],
+            }
+            for j in joins
+        ]
+        if assignments:
+            await conn.execute(
+                update(articles)
+                .where(articles.c.id == bindparam("a_id"))
+                .values(story_id=bindparam("s_id")),
+                assignments,
+            )
+        members: dict[int, list[Article]] = defaultdict(list)
+        for chunk in _chunks(sorted(touched)):
+            stats = await conn.execute(
+                select(
+                    articles.c.story_id,
+                    func.count(),
+                    func.count(func.distinct(articles.c.source)),
+                    func.min(articles.c.published_at),
+                    func.max(articles.c.published_at),
+                )
+                .where(articles.c.story_id.in_(chunk))
+                .group_by(articles.c.story_id)
+            )
+            rows = [
+                {"s_id": s, "n": n, "src": src, "first": first, "last": last}
+                for s, n, src, first, last in stats
+            ]
+            if rows:
+                await conn.execute(
+                    update(stories)
+                    .where(stories.c.id == bindparam("s_id"))
+                    .values(
+                        article_count=bindparam("n"),
+                        source_count=bindparam("src"),
+                        first_seen=bindparam("first"),
+                        last_updated=bindparam("last"),
+                    ),
+                    rows,
+                )
+            for r in await conn.execute(
+                select(
+                    articles.c.id,
+                    articles.c.source,
+                    articles.c.title,
+                    articles.c.summary,
+                    articles.c.published_at,
+                    articles.c.canonical_url,
+                    articles.c.story_id,
+                )
+                .where(articles.c.story_id.in_(chunk))
+                .order_by(articles.c.published_at, articles.c.id)
+            ):
+                members[r.story_id].append(
+                    Article(
+                        id=r.id,
+                        source=r.source,
+                        title=r.title,
+                        summary=r.summary,
+                        published_at=r.published_at,
+                        url=r.canonical_url,
+                        story_id=r.story_id,
+                    )
+                )
+    return created, dict(members)
+
+
+async def set_story_texts(engine: AsyncEngine, texts: dict[int, tuple[str, str]]) -> None:
+    if not texts:
+        return
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(stories)
+            .where(stories.c.id == bindparam("s_id"))
+            .values(title=bindparam("t"), summary=bindparam("s")),
+            [{"s_id": k, "t": t, "s": s} for k, (t, s) in texts.items()],
+        )

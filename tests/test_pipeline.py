@@ -1,0 +1,62 @@
+"""The batched ingest: duplicates inside one batch, edits, and recovery of articles that
+a crashed run stored without a story."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.app import Core
+from bot.core.models import ArticleDraft
+from bot.pipeline import content_hash
+from bot.store import batch
+
+NOW = datetime.now(UTC) - timedelta(hours=1)
+
+
+def draft(key: str, title: str, url: str | None = None, **kw: object) -> ArticleDraft:
+    values: dict[str, object] = {
+        "source": "Desk",
+        "key": key,
+        "title": title,
+        "text": f"{title}. The council met on Monday and voted on the plan for the harbour.",
+        "published_at": NOW,
+        "url": url,
+    }
+    values.update(kw)
+    return ArticleDraft(**values)  # type: ignore[arg-type]
+
+
+async def test_same_article_twice_in_one_batch_is_stored_once(core: Core) -> None:
+    stats = await core.pipeline.ingest(
+        "feed:1",
+        [
+            draft("a", "Harbour plan passes", "https://x.example/harbour"),
+            draft("b", "Harbour plan passes", "https://x.example/harbour"),
+            draft("a", "Harbour plan passes", "https://x.example/harbour"),  # repeated key
+        ],
+    )
+    assert (stats.new, stats.unchanged) == (1, 2)
+    keys = await core.db.articles.keys("feed:1")
+    assert set(keys) == {"a", "b"} and keys["a"] == keys["b"]
+
+
+async def test_edit_updates_story_headline(core: Core) -> None:
+    await core.pipeline.ingest("feed:1", [draft("a", "Harbour plan passes")])
+    edited = draft("a", "Harbour plan passes narrowly", published_at=NOW + timedelta(minutes=5))
+    stats = await core.pipeline.ingest("feed:1", [edited])
+    assert stats.updated == 1
+    briefing = await core.briefings.compose()
+    assert [i.headline for i in briefing.items] == ["Harbour plan passes narrowly"]
+
+
+async def test_articles_left_without_a_story_are_grouped_on_restart(core: Core) -> None:
+    orphan = draft("o", "Bridge reopens after repairs")
+    written = await batch.write_articles(
+        core.db.engine, "feed:2", [batch.Write(orphan, content_hash(orphan), "Summary.", None)]
+    )
+    assert written[0].story_id is None  # as if the process died before grouping
+    assert (await core.briefings.compose()).items == ()
+    core.pipeline._loaded = False  # a restarted process
+    await core.pipeline.ingest("feed:3", [])
+    briefing = await core.briefings.compose()
+    assert [i.headline for i in briefing.items] == ["Bridge reopens after repairs"]
