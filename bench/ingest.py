@@ -141,6 +141,49 @@ async def run_cycles(port: int, n: int, workers: int) -> dict[str, float]:
     return figures
 
 
+async def run_store_cycles(port: int, n: int, workers: int) -> dict[str, float]:
+    """The same two cycles through the real ingest: leases, poll, dedupe, summarise,
+    group into stories, SQLite. Full-text fetching is off (the captures link to the web)."""
+    import tempfile
+    from datetime import UTC, datetime, timedelta
+
+    from bot.app import open_core
+    from bot.config import test_settings
+
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp, parse_pool(workers) as pool:
+        list(pool.map(abs, range(workers * 4)))
+        settings = test_settings(
+            Path(tmp),
+            sources={"allow_private_networks": True, "teaser_chars": 0, "global_concurrency": 64},
+        )
+        core = await open_core(settings, resolver=resolve_bench)
+        try:
+            for i in range(n):
+                await core.db.feeds.add(f"http://f{i}.bench.test:{port}/feed/{i}", backfill=10**6)
+            ingest = core.feed_ingest(pool)
+            now = datetime.now(UTC)
+            for cycle in (1, 2):
+                report = await ingest.run_once(now=now + timedelta(days=cycle - 1))
+                figures[f"store_cycle{cycle}_s"] = report.seconds
+                figures[f"store_cycle{cycle}_new"] = report.stats.new
+                figures[f"store_cycle{cycle}_linked_or_unchanged"] = report.stats.unchanged
+            async with core.db.engine.connect() as conn:
+                from sqlalchemy import func, select
+
+                from bot.store.schema import articles, stories
+
+                figures["store_articles"] = (
+                    await conn.execute(select(func.count()).select_from(articles))
+                ).scalar_one()
+                figures["store_stories"] = (
+                    await conn.execute(select(func.count()).select_from(stories))
+                ).scalar_one()
+        finally:
+            await core.close()
+    return figures
+
+
 def bare_parse_seconds(captures: list[bytes], n: int, **options: bool) -> tuple[float, float]:
     """feedparser.parse() over the same N bodies, one core; returns (seconds, MB)."""
     import feedparser
@@ -177,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--store",
+        action="store_true",
+        help="also run both cycles through the real ingest into SQLite (slower)",
+    )
     args = parser.parse_args(argv)
     if not (args.data / CAPTURES).is_dir():
         print(f"bench: no feed captures under {args.data}; pass --data", file=sys.stderr)
@@ -189,11 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         figures = asyncio.run(run_cycles(port, args.feeds, args.workers))
         figures["peak_rss_server_mb"] = hwm_mb(server.pid)
+        gc.collect()
+        figures["peak_rss_ingest_mb"] = peak_rss_mb(resource.RUSAGE_SELF)
+        if args.store:
+            figures.update(asyncio.run(run_store_cycles(port, args.feeds, args.workers)))
+            figures["peak_rss_with_store_mb"] = peak_rss_mb(resource.RUSAGE_SELF)
     finally:
         ours.send("stop")
         server.join(10)
-    gc.collect()
-    figures["peak_rss_ingest_mb"] = peak_rss_mb(resource.RUSAGE_SELF)
     captures = load_captures(args.data)
     bare, size_mb = bare_parse_seconds(captures, args.feeds)
     # What our parse_feed asks of feedparser: no HTML sanitising or URI rewriting, since
@@ -251,6 +302,17 @@ def main(argv: list[str] | None = None) -> int:
         f"each parse worker ≤ {f['peak_rss_parse_worker_mb']:.0f} MB, "
         f"server {f['peak_rss_server_mb']:.0f} MB"
     )
+    if args.store:
+        print(
+            f"with the store (SQLite, dedupe, summaries, stories): cycle 1 "
+            f"{f['store_cycle1_s']:.2f} s ({f['store_cycle1_new']:.0f} new articles, "
+            f"{f['store_cycle1_new'] / f['store_cycle1_s']:.0f} articles/s; "
+            f"{f['store_cycle1_linked_or_unchanged']:.0f} linked to an article already stored), "
+            f"cycle 2 {f['store_cycle2_s']:.2f} s "
+            f"({f['store_cycle2_s'] / f['store_cycle1_s']:.1%} of cycle 1); "
+            f"{f['store_articles']:.0f} articles in {f['store_stories']:.0f} stories; "
+            f"peak RSS then {f['peak_rss_with_store_mb']:.0f} MB"
+        )
     return 0
 
 
