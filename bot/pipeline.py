@@ -188,7 +188,9 @@ class Pipeline:
                 # them as known. Nothing was written and the grouper is untouched.
                 log.warning("ingest: origin=%s raced another worker; retrying next cycle", origin)
                 return stats
-            stats.unchanged += len(writes) - len(written)  # linked to the same article
+            stats.unchanged += len(writes) - sum(
+                w.outcome is not SaveOutcome.UNCHANGED for w in written
+            )  # repeats, and new keys linked to an article stored already
             new = [w for w in written if w.outcome is SaveOutcome.NEW]
             stats.new += len(new)
             stats.new_article_ids.extend(w.article_id for w in new)

@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import and_, delete, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.models import Article, ArticleDraft, Story
 from bot.core.ports import SaveOutcome
+from bot.store import batch
+from bot.store.batch import ARTICLE_COLUMNS, article_from_row
 from bot.store.schema import articles, item_keys, stories, text_cache
 
 
@@ -42,29 +44,6 @@ class GroupingRow:
     last_updated: datetime
 
 
-def _article(row: object) -> Article:
-    return Article(
-        id=row.id,  # type: ignore[attr-defined]
-        source=row.source,  # type: ignore[attr-defined]
-        title=row.title,  # type: ignore[attr-defined]
-        summary=row.summary,  # type: ignore[attr-defined]
-        published_at=row.published_at,  # type: ignore[attr-defined]
-        url=row.canonical_url,  # type: ignore[attr-defined]
-        story_id=row.story_id,  # type: ignore[attr-defined]
-    )
-
-
-_ARTICLE_COLUMNS = (
-    articles.c.id,
-    articles.c.source,
-    articles.c.title,
-    articles.c.summary,
-    articles.c.published_at,
-    articles.c.canonical_url,
-    articles.c.story_id,
-)
-
-
 class ArticleRepo:
     """Idempotent article storage keyed by (origin, item key).
 
@@ -77,119 +56,19 @@ class ArticleRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def content_hash_for(self, origin: str, key: str) -> str | None:
-        """The stored content hash for a key (None: unknown key or a tombstone)."""
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(articles.c.content_hash)
-                    .select_from(item_keys.join(articles, item_keys.c.article_id == articles.c.id))
-                    .where(item_keys.c.origin == origin, item_keys.c.item_key == key)
-                )
-            ).first()
-        return None if row is None else str(row.content_hash)
-
     async def save(
         self, draft: ArticleDraft, origin: str, summary: str | None, content_hash: str
     ) -> SavedArticle:
-        """Insert or update by (origin, key); ``summary=None`` keeps the stored one."""
-        now = datetime.now(UTC)
-        for _attempt in range(3):
-            try:
-                async with self._engine.begin() as conn:
-                    return await self._save(conn, draft, origin, summary, content_hash, now)
-            except IntegrityError:
-                continue  # another worker inserted the same key or article; look again
-        async with self._engine.begin() as conn:
-            return await self._save(conn, draft, origin, summary, content_hash, now)
-
-    async def _save(
-        self,
-        conn: AsyncConnection,
-        draft: ArticleDraft,
-        origin: str,
-        summary: str | None,
-        content_hash: str,
-        now: datetime,
-    ) -> SavedArticle:
-        key_row = (
-            await conn.execute(
-                select(item_keys.c.article_id).where(
-                    item_keys.c.origin == origin, item_keys.c.item_key == draft.key
-                )
-            )
-        ).first()
-        values = {
-            "source": draft.source,
-            "canonical_url": draft.url,
-            "title": draft.title,
-            "standfirst": draft.standfirst,
-            "author": draft.author,
-            "language": draft.language,
-            "published_at": draft.published_at,
-            "text": draft.text,
-            "content_hash": content_hash,
-        }
-        if summary is not None:
-            values["summary"] = summary
-        if key_row is not None:
-            if key_row.article_id is None:  # tombstone: seen before, deleted since
-                return SavedArticle(0, SaveOutcome.UNCHANGED, None)
-            current = (
-                await conn.execute(
-                    select(
-                        articles.c.content_hash,
-                        articles.c.title,
-                        articles.c.published_at,
-                        articles.c.story_id,
-                    ).where(articles.c.id == key_row.article_id)
-                )
-            ).one()
-            if (
-                current.content_hash == content_hash
-                and current.title == draft.title
-                and current.published_at == draft.published_at
-            ):
-                return SavedArticle(key_row.article_id, SaveOutcome.UNCHANGED, current.story_id)
-            await conn.execute(
-                update(articles).where(articles.c.id == key_row.article_id).values(**values)
-            )
-            return SavedArticle(key_row.article_id, SaveOutcome.UPDATED, current.story_id)
-
-        twin_filter = [articles.c.content_hash == content_hash]
-        if draft.url:
-            twin_filter.append(articles.c.canonical_url == draft.url)
-        twin = (
-            await conn.execute(
-                select(articles.c.id, articles.c.story_id).where(or_(*twin_filter)).limit(1)
-            )
-        ).first()
-        if twin is not None:
-            await conn.execute(
-                insert(item_keys).values(
-                    origin=origin, item_key=draft.key, article_id=twin.id, first_seen=now
-                )
-            )
-            return SavedArticle(twin.id, SaveOutcome.UNCHANGED, twin.story_id)
-
-        article_id = (
-            await conn.execute(
-                insert(articles)
-                .values(
-                    feed_id=draft.feed_id,
-                    origin=origin,
-                    fetched_at=now,
-                    **{**values, "summary": summary or ""},
-                )
-                .returning(articles.c.id)
-            )
-        ).scalar_one()
-        await conn.execute(
-            insert(item_keys).values(
-                origin=origin, item_key=draft.key, article_id=article_id, first_seen=now
-            )
+        """Insert or update one draft by (origin, key); ``summary=None`` keeps the stored
+        one. The same write path as the batched ingest (``bot.store.batch``)."""
+        known = (await batch.known_items(self._engine, origin, [draft.key])).get(draft.key)
+        written = await batch.write_articles(
+            self._engine, origin, [batch.Write(draft, content_hash, summary, known)]
         )
-        return SavedArticle(article_id, SaveOutcome.NEW, None)
+        if written:
+            return SavedArticle(written[0].article_id, written[0].outcome, written[0].story_id)
+        assert known is not None  # nothing written: a repeat or a tombstone
+        return SavedArticle(known.article_id or 0, SaveOutcome.UNCHANGED, known.story_id)
 
     async def forget(self, origin: str, keys: Sequence[str]) -> int:
         """Delete the articles behind ``keys`` but keep the keys as tombstones."""
@@ -254,72 +133,20 @@ class ArticleRepo:
     # --- stories -----------------------------------------------------------------------
 
     async def new_story(self, article_id: int, title: str, summary: str) -> int:
-        async with self._engine.begin() as conn:
-            published = (
-                await conn.execute(
-                    select(articles.c.published_at).where(articles.c.id == article_id)
-                )
-            ).scalar_one()
-            story_id = (
-                await conn.execute(
-                    insert(stories)
-                    .values(
-                        title=title,
-                        summary=summary,
-                        first_seen=published,
-                        last_updated=published,
-                        article_count=1,
-                        source_count=1,
-                    )
-                    .returning(stories.c.id)
-                )
-            ).scalar_one()
-            await conn.execute(
-                update(articles).where(articles.c.id == article_id).values(story_id=story_id)
-            )
-            return int(story_id)
-
-    async def join_story(self, article_id: int, story_id: int) -> list[Article]:
-        """Attach an article to a story, refresh its counts and return its members."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(articles).where(articles.c.id == article_id).values(story_id=story_id)
-            )
-            stats = (
-                await conn.execute(
-                    select(
-                        func.count(),
-                        func.count(func.distinct(articles.c.source)),
-                        func.min(articles.c.published_at),
-                        func.max(articles.c.published_at),
-                    ).where(articles.c.story_id == story_id)
-                )
-            ).one()
-            await conn.execute(
-                update(stories)
-                .where(stories.c.id == story_id)
-                .values(
-                    article_count=stats[0],
-                    source_count=stats[1],
-                    first_seen=stats[2],
-                    last_updated=stats[3],
-                )
-            )
-            rows = await conn.execute(
-                select(*_ARTICLE_COLUMNS)
-                .where(articles.c.story_id == story_id)
-                .order_by(articles.c.published_at, articles.c.id)
-            )
-            return [_article(r) for r in rows]
+        """Start a story with one article (the batched ingest does this for many)."""
+        created, _ = await batch.write_stories(
+            self._engine, [batch.StoryJoin(article_id, None, 0, title, summary)]
+        )
+        return created[0]
 
     async def story_members(self, story_id: int) -> list[Article]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(
-                select(*_ARTICLE_COLUMNS)
+                select(*ARTICLE_COLUMNS)
                 .where(articles.c.story_id == story_id)
                 .order_by(articles.c.published_at, articles.c.id)
             )
-            return [_article(r) for r in rows]
+            return [article_from_row(r) for r in rows]
 
     async def without_story(self, since: datetime) -> list[Orphan]:
         async with self._engine.connect() as conn:
@@ -344,12 +171,6 @@ class ArticleRepo:
                 )
                 for r in rows
             ]
-
-    async def set_story_text(self, story_id: int, title: str, summary: str) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(stories).where(stories.c.id == story_id).values(title=title, summary=summary)
-            )
 
     async def grouping_rows(self, since: datetime) -> list[GroupingRow]:
         """Stories updated since ``since``, each with its first article's title and summary."""
@@ -426,11 +247,11 @@ class ArticleRepo:
             }
             members: dict[int, list[Article]] = defaultdict(list)
             for r in await conn.execute(
-                select(*_ARTICLE_COLUMNS)
+                select(*ARTICLE_COLUMNS)
                 .where(articles.c.story_id.in_(story_ids), in_window)
                 .order_by(articles.c.published_at, articles.c.id)
             ):
-                members[r.story_id].append(_article(r))
+                members[r.story_id].append(article_from_row(r))
         result = []
         for sid in story_ids:
             row = story_rows.get(sid)

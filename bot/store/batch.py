@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -21,6 +21,29 @@ from bot.core.ports import SaveOutcome
 from bot.store.schema import articles, item_keys, stories
 
 CHUNK = 500
+
+# What a briefing needs of an article (no body text), and the model built from it.
+ARTICLE_COLUMNS = (
+    articles.c.id,
+    articles.c.source,
+    articles.c.title,
+    articles.c.summary,
+    articles.c.published_at,
+    articles.c.canonical_url,
+    articles.c.story_id,
+)
+
+
+def article_from_row(row: Any) -> Article:
+    return Article(
+        id=row.id,
+        source=row.source,
+        title=row.title,
+        summary=row.summary,
+        published_at=row.published_at,
+        url=row.canonical_url,
+        story_id=row.story_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +141,12 @@ async def _twins(
 async def write_articles(
     engine: AsyncEngine, origin: str, writes: Sequence[Write]
 ) -> list[Written]:
-    """Insert, update or link every draft in one transaction (all or nothing)."""
+    """Insert, update or link every draft in one transaction (all or nothing).
+
+    Returns what was written: NEW articles, UPDATED ones, and UNCHANGED for a new key
+    linked to an article already stored (same canonical URL or content: stored once,
+    reachable from both feeds). Repeats and tombstones are skipped, not returned.
+    """
     now = datetime.now(UTC)
     out: list[Written] = []
     fresh = [w for w in writes if w.known is None]
@@ -159,6 +187,7 @@ async def write_articles(
             twin = (by_url.get(d.url) if d.url else None) or by_hash.get(w.digest)
             if twin is not None:
                 links.append((d.key, twin[0]))
+                out.append(Written(d, twin[0], SaveOutcome.UNCHANGED, twin[1], ""))
                 continue
             # The same article twice in this batch (two keys, one URL or content).
             row = (pending_url.get(d.url) if d.url else None) or pending_hash.get(w.digest)
@@ -297,29 +326,11 @@ async def write_stories(
                     rows,
                 )
             for r in await conn.execute(
-                select(
-                    articles.c.id,
-                    articles.c.source,
-                    articles.c.title,
-                    articles.c.summary,
-                    articles.c.published_at,
-                    articles.c.canonical_url,
-                    articles.c.story_id,
-                )
+                select(*ARTICLE_COLUMNS)
                 .where(articles.c.story_id.in_(chunk))
                 .order_by(articles.c.published_at, articles.c.id)
             ):
-                members[r.story_id].append(
-                    Article(
-                        id=r.id,
-                        source=r.source,
-                        title=r.title,
-                        summary=r.summary,
-                        published_at=r.published_at,
-                        url=r.canonical_url,
-                        story_id=r.story_id,
-                    )
-                )
+                members[r.story_id].append(article_from_row(r))
     return created, dict(members)
 
 

@@ -11,11 +11,13 @@ lines ("Advertisement", "Read more ..."), and splits before a lower-case word
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
+from itertools import islice
 
 from sentencex import segment
 
-__all__ = ["clean_text", "split_sentences", "strip_dateline"]
+__all__ = ["clean_text", "lead_sentences", "split_sentences", "strip_dateline"]
 
 # Whole lines that carry no article content.
 # Words a time-stamp line may contain besides digits and punctuation.
@@ -42,6 +44,12 @@ _BOILERPLATE_LINE = re.compile(
       | getty\s+images|image\s+(?:copyright|caption).{0,100}|ap\s+photo.{0,60}
     )\s*$""".replace("{date}", _DATE_WORDS),
     re.IGNORECASE | re.VERBOSE,
+)
+# The first two letters (lower-cased) of every line _BOILERPLATE_LINE can match, so
+# most sentences skip the regex. Non-ASCII starts always run it: IGNORECASE lets
+# "ſ" or "K" stand for "s" or "k".
+_BOILERPLATE_HEADS = frozenset(
+    "ad sp re se cl ta mo al sh fo li si su st ar sc wa vi ph ga co pu up la ge im ap".split()
 )
 
 # "By Jane Doe, Reuters", "By . Daily Mail Reporter ." (case matters: "By Tuesday, the ...").
@@ -91,6 +99,14 @@ _ABBR_SPACE = re.compile(
 _HAS_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
+def _is_boilerplate(line: str) -> bool:
+    """``_BOILERPLATE_LINE.match(line)``, skipping the regex when the start rules it out."""
+    head = line[:2]
+    if head.isascii() and head.lower() not in _BOILERPLATE_HEADS:
+        return False
+    return _BOILERPLATE_LINE.match(line) is not None
+
+
 def strip_dateline(text: str) -> str:
     """Drop a wire-style dateline from the start of ``text``; other text is unchanged."""
     match = _DATELINE.match(text)
@@ -108,9 +124,14 @@ def _collapse_spaces(line: str) -> str:
 
     Every whitespace character but " " is unprintable, so a printable line only
     needs its runs of spaces halved (C-speed ``replace``) and a strip, instead of
-    being cut into hundreds of words and joined again.
+    being cut into hundreds of words and joined again. ``line`` comes from
+    ``str.splitlines``, so the only other ASCII whitespace it can hold is a tab or
+    "\x1f", and an ASCII line skips the slower ``isprintable`` scan.
     """
-    if not line.isprintable():
+    if line.isascii():
+        if "\t" in line or "\x1f" in line:
+            return " ".join(line.split())
+    elif not line.isprintable():
         return " ".join(line.split())
     while "  " in line:
         line = line.replace("  ", " ")
@@ -135,20 +156,25 @@ def _drop_inline_boilerplate(line: str) -> str:
     return "".join(out).strip()
 
 
-def clean_text(text: str) -> list[str]:
-    """Split ``text`` into paragraphs without boilerplate, bylines or the dateline."""
-    paragraphs: list[str] = []
+def _paragraphs(text: str) -> Iterator[str]:
+    """``clean_text``, one paragraph at a time (callers may stop early)."""
+    first = True
     for raw in text.replace("\u200b", "").replace("\xa0", " ").splitlines():
         line = _collapse_spaces(raw)
-        if not line or _BOILERPLATE_LINE.match(line) or _BYLINE.match(line):
+        if not line or _is_boilerplate(line) or _BYLINE.match(line):
             continue
         if "dvertisement" in line or "ADVERTISEMENT" in line or "croll down" in line:
             line = _drop_inline_boilerplate(line)
-        if not paragraphs:
+        if first:
             line = strip_dateline(line)
         if line:
-            paragraphs.append(line)
-    return paragraphs
+            first = False
+            yield line
+
+
+def clean_text(text: str) -> list[str]:
+    """Split ``text`` into paragraphs without boilerplate, bylines or the dateline."""
+    return list(_paragraphs(text))
 
 
 def _starts_lower(piece: str) -> bool:
@@ -182,33 +208,40 @@ def _resplit(piece: str) -> list[str]:
     return out
 
 
+def _paragraph_sentences(paragraph: str) -> Iterator[str]:
+    """The sentences of one clean paragraph, lazily: the fixes run only on the pieces
+    a caller takes (sentencex itself splits the whole paragraph at once)."""
+    held = ""  # the last sentence: a lower-case piece may still join it
+    prefix = ""  # a wordless piece ("1.", "•") belongs to the sentence after it
+    for raw in segment("en", paragraph):
+        for piece in _resplit(raw.strip()):
+            piece = piece.strip()
+            if not piece:
+                continue
+            if not ((len(piece) > 1 and piece[:2].isalpha()) or _HAS_WORD.search(piece)):
+                prefix = f"{prefix} {piece}".strip()
+                continue
+            # A "sentence" starting in lower case continues the previous one
+            # ('"We will win." he said', 'the U.S. economy').
+            if held and not prefix and _starts_lower(piece):
+                held = f"{held} {piece}"
+                continue
+            # Every sentence has a word; a sentence may still be boilerplate.
+            if held and not _is_boilerplate(held):
+                yield held
+            held = f"{prefix} {piece}" if prefix else piece
+            prefix = ""
+    if held:
+        if prefix:
+            held = f"{held} {prefix}"
+        if not _is_boilerplate(held):
+            yield held
+
+
 @lru_cache(maxsize=4096)
 def _split_paragraph(paragraph: str) -> tuple[str, ...]:
     """The sentences of one clean paragraph (cached: feeds repeat paragraphs)."""
-    pieces = [p.strip() for p in segment("en", paragraph)]
-    if _has_abbreviation(paragraph):  # rare: only then look at each piece
-        pieces = [q.strip() for p in pieces for q in _resplit(p)]
-    merged: list[str] = []
-    prefix = ""  # a wordless piece ("1.", "•") belongs to the sentence after it
-    for piece in pieces:
-        if not piece:
-            continue
-        if not _HAS_WORD.search(piece):
-            prefix = f"{prefix} {piece}".strip()
-            continue
-        # A "sentence" starting in lower case continues the previous one
-        # ('"We will win." he said', 'the U.S. economy').
-        if merged and not prefix and _starts_lower(piece):
-            merged[-1] = f"{merged[-1]} {piece}"
-        elif prefix:
-            merged.append(f"{prefix} {piece}")
-            prefix = ""
-        else:
-            merged.append(piece)
-    if prefix and merged:
-        merged[-1] = f"{merged[-1]} {prefix}"
-    # Every merged sentence has a word; a sentence may still be boilerplate.
-    return tuple(s for s in merged if not _BOILERPLATE_LINE.match(s))
+    return tuple(_paragraph_sentences(paragraph))
 
 
 def split_sentences(text: str) -> list[str]:
@@ -221,3 +254,14 @@ def split_sentences(text: str) -> list[str]:
     if len(paragraphs) == 1:  # most feed and CNN/DM texts: one paragraph
         return list(_split_paragraph(paragraphs[0]))
     return [s for paragraph in paragraphs for s in _split_paragraph(paragraph)]
+
+
+def lead_sentences(text: str, limit: int) -> list[str]:
+    """``split_sentences(text)[:limit]``, without cleaning or fixing what follows.
+
+    For callers that only read an article's opening (the summariser): later
+    paragraphs are never cleaned, and in the last paragraph read the news fixes stop
+    after the sentence wanted.
+    """
+    sentences = (s for paragraph in _paragraphs(text) for s in _paragraph_sentences(paragraph))
+    return list(islice(sentences, limit))
