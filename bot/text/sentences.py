@@ -48,9 +48,8 @@ _BOILERPLATE_LINE = re.compile(
 # The first two letters (lower-cased) of every line _BOILERPLATE_LINE can match, so
 # most sentences skip the regex. Non-ASCII starts always run it: IGNORECASE lets
 # "ſ" or "K" stand for "s" or "k".
-_BOILERPLATE_HEADS = frozenset(
-    "ad sp re se cl ta mo al sh fo li si su st ar sc wa vi ph ga co pu up la ge im ap".split()
-)
+_HEADS = "ad sp re se cl ta mo al sh fo li si su st ar sc wa vi ph ga co pu up la ge im ap"
+_BOILERPLATE_HEADS = frozenset(_HEADS.split())
 
 # "By Jane Doe, Reuters", "By . Daily Mail Reporter ." (case matters: "By Tuesday, the ...").
 _NAME = r"(?:[A-Z][\w.'’\-]*|and|de|da|van|von|der|for|the|of)"

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.text.sentences import clean_text, split_sentences, strip_dateline
+from bot.text.sentences import (
+    _BOILERPLATE_LINE,
+    _is_boilerplate,
+    clean_text,
+    lead_sentences,
+    split_sentences,
+    strip_dateline,
+)
 
 
 @pytest.mark.parametrize(
@@ -125,3 +132,50 @@ def test_every_kind_of_whitespace_collapses_like_str_split() -> None:
     text = "A\tb\u2009c\u3000d e  f\u00a0\u00a0g\u200bh .  Next\x1fone here."
     assert clean_text(text) == [" ".join(text.replace("\u200b", "").split())]
     assert split_sentences("Apple Inc.  The firm grew.") == ["Apple Inc.", "The firm grew."]
+
+
+def test_ascii_tabs_and_unit_separators_collapse_too() -> None:
+    text = "Tab\there  and\x1fthere.   Done\t."
+    assert clean_text(text) == [" ".join(text.split())]
+
+
+LEAD_TEXT = "\n".join(
+    [
+        "By Jane Doe, Reuters",
+        "LONDON (Reuters) - Prices rose in May. Shares fell. 1. The index slid.",
+        "Advertisement",
+        '"We will win." he said. "Really?" she asked. He joined Apple Inc. The firm grew.',
+        "Read more: Markets",
+        "Second paragraph here. It has two sentences.",
+        "... 42 ...",
+        "Last one.",
+    ]
+)
+
+
+@pytest.mark.parametrize("text", [LEAD_TEXT, LEAD_TEXT.replace("\n", " "), "", "  \n "])
+def test_lead_sentences_are_the_first_of_split_sentences(text: str) -> None:
+    everything = split_sentences(text)
+    for limit in range(len(everything) + 2):
+        assert lead_sentences(text, limit) == everything[:limit]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Advertisement",
+        "Share this article",
+        "Read more: Council news",
+        "Updated 10:32 a.m. ET",
+        "Getty Images",
+        "© 2024 Example Media",
+        "\u017fhare this",  # long s: IGNORECASE matches it to "s"
+        "The vote was close.",
+        "Shares fell.",
+        "Relatedly, the vote was close.",
+        "I",
+        "",
+    ],
+)
+def test_boilerplate_prefilter_agrees_with_the_regex(line: str) -> None:
+    assert _is_boilerplate(line) == (_BOILERPLATE_LINE.match(line) is not None)
