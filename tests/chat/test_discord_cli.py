@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,16 +20,6 @@ from bot.chat.discord_cli import (
 from bot.config import test_settings
 from bot.errors import ConfigError
 from tests.fakes.discord_fake import APP_ID, GUILD_ID, TOKEN, FakeDiscord
-
-
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    server = await FakeDiscord().start()
-    server.patch(monkeypatch)
-    try:
-        yield server
-    finally:
-        await server.close()
 
 
 def test_invite_url_asks_for_both_scopes_and_only_the_posting_permissions() -> None:

@@ -66,16 +66,6 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    server = await FakeDiscord().start()
-    server.patch(monkeypatch)
-    try:
-        yield server
-    finally:
-        await server.close()
-
-
-@pytest.fixture
 async def bot(fake: FakeDiscord, core: Core) -> AsyncIterator[BriefbotClient]:
     await core.ingest_seeds()
     options = DiscordOptions(token=TOKEN, guild_ids=(GUILD_ID,), guild_ready_timeout=0.05)

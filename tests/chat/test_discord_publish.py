@@ -18,16 +18,6 @@ REF = ChannelRef("discord", str(CHANNEL_ID), str(GUILD_ID))
 
 
 @pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    server = await FakeDiscord().start()
-    server.patch(monkeypatch)
-    try:
-        yield server
-    finally:
-        await server.close()
-
-
-@pytest.fixture
 async def publisher(fake: FakeDiscord, core: Core) -> AsyncIterator[DiscordPublisher]:
     """The bot's own client, logged in over REST (scheduled posts need no gateway)."""
     options = DiscordOptions(token=TOKEN, max_ratelimit_timeout=5.0)
