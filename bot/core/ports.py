@@ -55,10 +55,6 @@ class StoryReader(Protocol):
         """
         ...
 
-    async def count_between(self, start: datetime, end: datetime) -> int:
-        """Articles published in [start, end)."""
-        ...
-
 
 class ChannelStore(Protocol):
     """Per-channel settings; ``channel()`` creates the row with defaults when absent."""

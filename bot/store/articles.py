@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, delete, func, insert, or_, select, true, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.models import Article, ArticleDraft, Story
 from bot.core.ports import SaveOutcome
 from bot.store import batch
 from bot.store.batch import ARTICLE_COLUMNS, article_from_row
-from bot.store.schema import articles, item_keys, stories, text_cache
+from bot.store.schema import articles, item_keys, stories
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,21 +279,3 @@ class ArticleRepo:
                     )
                 ).scalar_one()
             )
-
-    # --- derived text cache ------------------------------------------------------------
-
-    async def cached_text(self, key: str) -> str | None:
-        async with self._engine.connect() as conn:
-            value = (
-                await conn.execute(select(text_cache.c.value).where(text_cache.c.key == key))
-            ).scalar_one_or_none()
-            return None if value is None else str(value)
-
-    async def cache_text(self, key: str, value: str) -> None:
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(
-                    insert(text_cache).values(key=key, value=value, created_at=datetime.now(UTC))
-                )
-        except IntegrityError:
-            pass  # someone cached it first; the value is derived, so theirs is as good

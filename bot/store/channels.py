@@ -67,15 +67,6 @@ class ChannelRepo:
             row = (await conn.execute(select(channels).where(channels.c.id == channel_id))).one()
         return _settings(row)
 
-    async def created_at(self, ref: ChannelRef) -> datetime:
-        channel_id = await self.row_id(ref)
-        async with self._engine.connect() as conn:
-            value = (
-                await conn.execute(select(channels.c.created_at).where(channels.c.id == channel_id))
-            ).scalar_one()
-        assert isinstance(value, datetime)
-        return value
-
     async def save_channel(self, settings: ChannelSettings) -> None:
         channel_id = await self.row_id(settings.ref)
         async with self._engine.begin() as conn:

@@ -176,12 +176,3 @@ delivered_stories = Table(
     Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
     Column("delivered_at", UTC_DATETIME, nullable=False),
 )
-
-# Derived text keyed by content: summaries (per summariser) and extracted full text (per URL).
-text_cache = Table(
-    "text_cache",
-    metadata,
-    Column("key", String(128), primary_key=True),
-    Column("value", Text, nullable=False),
-    Column("created_at", UTC_DATETIME, nullable=False),
-)

@@ -69,13 +69,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_stories_last_updated", ["last_updated"], unique=False)
 
     op.create_table(
-        "text_cache",
-        sa.Column("key", sa.String(length=128), nullable=False),
-        sa.Column("value", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("key", name=op.f("pk_text_cache")),
-    )
-    op.create_table(
         "articles",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("feed_id", sa.Integer(), nullable=True),
@@ -206,7 +199,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_articles_canonical_url")
 
     op.drop_table("articles")
-    op.drop_table("text_cache")
     with op.batch_alter_table("stories", schema=None) as batch_op:
         batch_op.drop_index("ix_stories_last_updated")
 
