@@ -99,3 +99,28 @@ def test_check_config_reports_missing_slack_secret(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "SLACK_" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_check_config_lists_the_adapters_the_environment_enables(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    env.update(
+        SLACK_BOT_TOKEN="xoxb-test-secret",
+        SLACK_APP_TOKEN="xapp-test-secret",
+        DISCORD_TOKEN="discord-test-secret",
+        HOOK_NEWS="https://discord.com/api/webhooks/1/hook-secret",
+    )
+    (tmp_path / "briefbot.toml").write_text('[webhooks]\nurl_envs = ["HOOK_NEWS"]\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "check-config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "slack: socket mode" in done.stdout
+    assert "discord: gateway" in done.stdout
+    assert "webhook: HOOK_NEWS" in done.stdout
+    for secret in ("xoxb-test-secret", "xapp-test-secret", "discord-test-secret", "hook-secret"):
+        assert secret not in done.stdout + done.stderr
