@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from conftest import serve_app
 
 from bot.app import open_core
 from bot.config import test_settings
+from tests.support import serve_app
 
 CANNED = "White House says Ukraine peace talks start in the Middle East after a Trump-Putin call."
 

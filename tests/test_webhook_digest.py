@@ -10,7 +10,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import serve_app
 
 from bot.app import Core
 from bot.chat.webhook_channels import apply_schedule, webhook_channels
@@ -19,6 +18,7 @@ from bot.core.models import Briefing, ChannelRef
 from bot.delivery.outbox import Outbox
 from bot.errors import ConfigError
 from bot.scheduler import Scheduler
+from tests.support import serve_app
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 
-from conftest import shared_data
-
 from bot.app import Core
 from bot.errors import ParseError
 from bot.sources.parse import parse_feed
+from tests.support import shared_data
 
 
 async def test_clean_corpus_is_stored_without_loss(core: Core) -> None:
