@@ -110,10 +110,12 @@ class Pipeline:
         since = datetime.now(UTC) - self._window
         rows = await self._db.articles.grouping_rows(since)
         for row in rows:
-            self._grouper.load(row.story_id, row.title, row.text, row.last_updated)
+            self._grouper.load(
+                row.story_id, row.title, row.text, row.published_at, source=row.source
+            )
             self._story_ids[row.story_id] = row.story_id
         self._loaded = True
-        log.debug("grouper resumed with %d stories", len(rows))
+        log.debug("grouper resumed with %d stories", len(self._story_ids))
         orphans = await self._db.articles.without_story(since)
         if orphans:
             log.info("grouping %d articles left without a story", len(orphans))

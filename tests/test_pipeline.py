@@ -60,3 +60,18 @@ async def test_articles_left_without_a_story_are_grouped_on_restart(core: Core) 
     await core.pipeline.ingest("feed:3", [])
     briefing = await core.briefings.compose()
     assert [i.headline for i in briefing.items] == ["Bridge reopens after repairs"]
+
+
+async def test_a_restarted_process_keeps_growing_the_same_story(core: Core) -> None:
+    event = "The harbour council approved the new ferry terminal plan on Monday by nine votes."
+    first = [
+        draft("a", "Council approves ferry terminal", source="Coast News", text=event),
+        draft("b", "Ferry terminal plan approved by council", source="Daily Tide", text=event),
+    ]
+    await core.pipeline.ingest("feed:1", first)
+    core.pipeline._loaded = False  # a restarted process: the grouper is rebuilt from the store
+    late = draft("c", "Harbour council backs ferry terminal", source="Port Post", text=event)
+    await core.pipeline.ingest("feed:2", [late])
+    briefing = await core.briefings.compose()
+    assert len(briefing.items) == 1
+    assert {s.name for s in briefing.items[0].sources} == {"Coast News", "Daily Tide", "Port Post"}

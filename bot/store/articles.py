@@ -40,7 +40,8 @@ class GroupingRow:
     story_id: int
     title: str
     text: str
-    last_updated: datetime
+    published_at: datetime
+    source: str
 
 
 class ArticleRepo:
@@ -172,23 +173,22 @@ class ArticleRepo:
             ]
 
     async def grouping_rows(self, since: datetime) -> list[GroupingRow]:
-        """Stories updated since ``since``, each with its first article's title and summary."""
+        """Every member of the stories updated since ``since``: the grouper is seeded
+        with each, as it saw them live (average link over members, outlets known)."""
         async with self._engine.connect() as conn:
             rows = await conn.execute(
                 select(
                     stories.c.id,
-                    stories.c.last_updated,
                     articles.c.title,
                     articles.c.summary,
+                    articles.c.published_at,
+                    articles.c.source,
                 )
                 .select_from(stories.join(articles, articles.c.story_id == stories.c.id))
                 .where(stories.c.last_updated >= since)
                 .order_by(stories.c.id, articles.c.published_at, articles.c.id)
             )
-            first: dict[int, GroupingRow] = {}
-            for r in rows:
-                first.setdefault(r.id, GroupingRow(r.id, r.title, r.summary, r.last_updated))
-            return list(first.values())
+            return [GroupingRow(r.id, r.title, r.summary, r.published_at, r.source) for r in rows]
 
     async def stories_between(
         self,

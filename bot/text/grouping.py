@@ -144,11 +144,13 @@ class StoryGrouper:
         text: str,
         last_updated: datetime,
         first_seen: datetime | None = None,
+        source: str | None = None,
     ) -> None:
         """Seed an existing story (e.g. from the database) so new articles can join it.
 
-        Call it once per member article, or once with the story's title and summary.
-        Later ``add`` calls never reuse ``story_key`` for a new story.
+        Call it once per member article (with its ``source``, so the same-outlet prior
+        holds after a restart), or once with the story's title and summary. Later
+        ``add`` calls never reuse ``story_key`` for a new story.
         """
         vec = self._vectorise(title, text)
         story = self._stories.get(story_key)
@@ -156,6 +158,11 @@ class StoryGrouper:
             story = StoryState(story_key, first_seen or last_updated, last_updated)
             self._stories[story_key] = story
         self._join(story, vec, last_updated)
+        if source is not None:
+            if source not in story.sources:
+                story.sources.append(source)
+            seen = story.source_seen.get(source)
+            story.source_seen[source] = last_updated if seen is None else max(seen, last_updated)
         self._next_key = max(self._next_key, story_key + 1)
 
     def add(self, doc_id: int, title: str, text: str, published_at: datetime, source: str) -> int:
