@@ -78,7 +78,14 @@ def _setup_logging(verbose: int, settings: Settings | None, quiet: bool) -> None
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    for noisy in ("aiosqlite", "alembic", "trafilatura", "htmldate", "charset_normalizer"):
+    for noisy in (
+        "aiosqlite",
+        "alembic",
+        "apscheduler",
+        "trafilatura",
+        "htmldate",
+        "charset_normalizer",
+    ):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
@@ -171,10 +178,19 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any,
 }
 
 
+def _terminal_chat() -> bool:
+    """`run` with no chat tokens talks in the terminal."""
+    import os
+
+    return not (os.environ.get("SLACK_BOT_TOKEN") or os.environ.get("DISCORD_TOKEN"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
     quiet = command in {"brief", "feeds", "check-config", "discord"}
+    if command == "run" and not args.verbose and _terminal_chat():
+        quiet = True  # the terminal is the chat: only warnings between the answers
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -20,13 +21,16 @@ from bot.delivery.render_text import render_text
 log = logging.getLogger(__name__)
 
 PROMPT = "briefbot> "
+_BOLD = re.compile(r"\*(\S[^*\n]*\S)\*")
 GREETING = "briefbot console — type /briefing (or /briefing help). Ctrl-D or `quit` to leave.\n"
 
 
 def render_reply(reply: Reply) -> str:
     if reply.briefing is not None:
         return render_text(reply.briefing)
-    return reply.text.rstrip() + "\n"
+    # Chat markup (*bold*, `code`) reads as noise in a terminal.
+    text = _BOLD.sub(r"\1", reply.text.replace("`", ""))
+    return text.rstrip() + "\n"
 
 
 class ConsoleHarness:
