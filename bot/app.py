@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.core.briefing import BriefingOptions, BriefingService
 from bot.core.commands import CommandRouter, ScheduleHook
 from bot.core.models import Briefing, ChannelRef, ChannelSettings
+from bot.errors import CommandError, ConfigError
 from bot.ingest import FeedIngest
 from bot.pipeline import IngestStats, Pipeline
 from bot.sources.seeds import SeedResult, read_folder
@@ -80,6 +81,23 @@ class Core:
         report = SeedReport(stats, [r for r in results if r.draft is None], len(results))
         log.info("%s", report)
         return report
+
+    async def add_configured_feeds(self) -> int:
+        """Make sure every ``[sources] feeds`` URL is stored; returns how many were new.
+
+        A URL the SSRF guard refuses is a configuration error; one that is merely
+        unreachable now is added with its error recorded, and polled with backoff.
+        """
+        added = 0
+        for url in self.settings.sources.feeds:
+            if await self.db.feeds.by_url(url.strip()) is not None:
+                continue
+            try:
+                _feed, created = await self.subscriptions.add_feed(url)
+            except CommandError as exc:
+                raise ConfigError(f"config: [sources] feeds: {exc}") from None
+            added += created
+        return added
 
     async def prune(self) -> int:
         """Drop articles past ``[sources] retention_days``; keys stay as tombstones."""

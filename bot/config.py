@@ -223,6 +223,11 @@ def validate(settings: Settings) -> Settings:
     _require(s.per_host_concurrency >= 1, "[sources] per_host_concurrency must be >= 1")
     _require(s.global_concurrency >= 1, "[sources] global_concurrency must be >= 1")
     _require(s.backfill >= 0, "[sources] backfill must be >= 0")
+    for n, url in enumerate(s.feeds):
+        _require(
+            url.strip().lower().startswith(("http://", "https://")),
+            f"[sources] feeds[{n}] must be an http(s) URL, got {url!r}",
+        )
     _require(
         s.retention_days >= 1,
         f"[sources] retention_days must be >= 1, got {s.retention_days:g}",

@@ -134,6 +134,7 @@ async def ingest_command(settings: Settings, args: argparse.Namespace) -> int:
     core = await open_core(settings)
     pool = parse_pool()
     try:
+        await core.add_configured_feeds()
         seeds = await core.ingest_seeds()
         print(str(seeds), file=sys.stderr)
         report = await core.feed_ingest(pool).run_once(

@@ -112,6 +112,7 @@ async def run_bot(settings: Settings) -> None:
     scheduler: Scheduler | None = None
     session = aiohttp.ClientSession()
     try:
+        await core.add_configured_feeds()
         publishers: dict[str, Publisher] = {"console": ConsolePublisher()}
         runners = await _start_platforms(core, settings, publishers)
         if settings.webhooks.url_envs:

@@ -297,3 +297,32 @@ async def test_each_channel_sees_its_own_feeds(tmp_path: Path, site: str) -> Non
         assert "Wire Service" in all_out and "Parliament passes the budget" in all_out
     finally:
         await core.close()
+
+
+def test_feeds_from_the_config_file(
+    tmp_path: Path, site: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(tmp_path, backfill=10)
+    path = Path(cfg[1])
+    path.write_text(path.read_text() + f'feeds = ["{site}/world.xml"]\n')
+    code, out, err = run(capsys, *cfg, "ingest", "--once")
+    assert code == 0, err
+    assert "ingest: 1 feeds (1 parsed), 2 new" in out
+
+
+@pytest.mark.parametrize(
+    ("feeds", "message"),
+    [
+        ('["ftp://example.org/feed"]', "[sources] feeds[0] must be an http(s) URL"),
+        ('["http://169.254.169.254/feed"]', "config: [sources] feeds: I can't add"),
+    ],
+)
+def test_bad_feeds_in_the_config_file_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], feeds: str, message: str
+) -> None:
+    cfg = config(tmp_path, allow_private=False)
+    path = Path(cfg[1])
+    path.write_text(path.read_text() + f"feeds = {feeds}\n")
+    code, _out, err = run(capsys, *cfg, "ingest", "--once")
+    assert code == 2
+    assert message in err
