@@ -81,6 +81,7 @@ class DiscordOptions:
     sync_on_start: bool = True
     guild_ready_timeout: float = 2.0
     max_ratelimit_timeout: float = 30.0
+    admin_user_ids: frozenset[str] = frozenset()  # [chat] admin_user_ids
 
     @property
     def sharded(self) -> bool:
@@ -96,12 +97,14 @@ class DiscordOptions:
         """Token from ``DISCORD_TOKEN``; ids and sharding from ``[discord]`` (the whole
         ``Settings`` or just its section)."""
         nested = getattr(settings, "discord", None)
+        chat = getattr(settings, "chat", None)
+        admins = frozenset(str(u) for u in getattr(chat, "admin_user_ids", ()) or ())
         section = cast("DiscordSettingsLike | None", settings if nested is None else nested)
         env = os.environ if env is None else env
         token = env.get("DISCORD_TOKEN", "").strip()
         if not token:
             raise ConfigError("config: [discord] needs the DISCORD_TOKEN environment variable")
-        values: dict[str, Any] = {"token": token}
+        values: dict[str, Any] = {"token": token, "admin_user_ids": admins}
         if section is not None:
             try:
                 if section.application_id:
@@ -282,7 +285,11 @@ def register_commands(
 
 
 def can_manage(interaction: discord.Interaction) -> bool:
-    """Manage Server or Manage Channels, from the permissions Discord resolved for the member."""
+    """Manage Server or Manage Channels, from the permissions Discord resolved for the
+    member, or a user listed in ``[chat] admin_user_ids``."""
+    options = getattr(interaction.client, "options", None)
+    if isinstance(options, DiscordOptions) and str(interaction.user.id) in options.admin_user_ids:
+        return True
     if interaction.guild_id is None:
         return False
     perms = interaction.permissions

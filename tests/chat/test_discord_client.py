@@ -298,3 +298,30 @@ async def test_hostile_feed_text_from_the_core_reaches_discord_inert(
     assert "\\[login](https://evil.example)" in embed["title"]
     assert followup["allowed_mentions"] == {"parse": []}
     assert message_problems(followup) == {}
+
+
+async def test_configured_admin_may_manage_without_discord_permissions(
+    fake: FakeDiscord, core: Core
+) -> None:
+    from tests.fakes.discord_fake import USER_ID
+
+    options = DiscordOptions(
+        token=TOKEN,
+        guild_ids=(GUILD_ID,),
+        guild_ready_timeout=0.05,
+        admin_user_ids=frozenset({str(USER_ID)}),
+    )
+    client = build_discord_client(core.router, options, feeds=core.subscriptions)
+    async with running(client):
+        interaction = slash(
+            "briefing-admin", [sub("topics", action="add", words="grid")], permissions=BASIC_MEMBER
+        )
+        [reply] = await ask(fake, interaction)
+    assert "grid" in reply["content"]
+    assert (await core.db.channels.channel(REF)).topics == ("grid",)
+
+
+def test_admin_ids_come_from_the_chat_section(tmp_path: Path) -> None:
+    settings = test_settings(tmp_path, chat={"admin_user_ids": ["42"]})
+    options = DiscordOptions.from_env(settings, env={"DISCORD_TOKEN": "t"})
+    assert options.admin_user_ids == frozenset({"42"})
