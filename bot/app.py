@@ -126,10 +126,6 @@ class Core:
             feed_ids=feed_ids or None,
         )
 
-    async def _schedule_changed(self, settings: ChannelSettings) -> None:
-        for hook in self.schedule_hooks:
-            await hook(settings)
-
     async def close(self) -> None:
         if self._feed_ingest is not None:
             await self._feed_ingest.close()
@@ -192,10 +188,11 @@ async def open_core(
         backfill=settings.sources.backfill,
         trusted_hosts=frozenset(settings.sources.trusted_hosts),
     )
-    core_ref: list[Core] = []
+    hooks: list[ScheduleHook] = []  # the scheduler adds itself when `run` starts it
 
     async def on_schedule_change(channel: ChannelSettings) -> None:
-        await core_ref[0]._schedule_changed(channel)
+        for hook in hooks:
+            await hook(channel)
 
     router = CommandRouter(
         briefings,
@@ -205,8 +202,16 @@ async def open_core(
         on_schedule_change=on_schedule_change,
     )
     core = Core(
-        settings, db, pipeline, briefings, subscriptions, router, executor, resolver=resolver
+        settings,
+        db,
+        pipeline,
+        briefings,
+        subscriptions,
+        router,
+        executor,
+        schedule_hooks=hooks,
+        resolver=resolver,
+        llm=llm,
     )
-    core_ref.append(core)
     subscriptions.probe = core.probe_feed
     return core
