@@ -21,8 +21,13 @@ POSTGRES_URL = os.environ.get(
 )
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings on a real SQLite file, and again on the real PostgreSQL: every test that
+    uses the wired core runs against both databases."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        return test_settings(tmp_path, bot={"database_url": url})
     return test_settings(tmp_path)
 
 
