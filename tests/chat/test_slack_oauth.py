@@ -9,7 +9,6 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -17,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.app import Core, open_core
 from bot.chat.slack import SlackOptions, build_slack_app, close_slack_app
-from bot.config import test_settings
+from bot.config import Settings
 from tests.fakes.slack_api import ARTICLES, FakeSlack, form, serve_bolt, signed, slash_payload
 
 SECRET = "oauth-signing-secret"
@@ -65,8 +64,8 @@ class OAuthHarness:
 
 
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[OAuthHarness]:
-    settings = test_settings(tmp_path)
+async def harness(settings: Settings) -> AsyncIterator[OAuthHarness]:
+    """On SQLite and on PostgreSQL (the installation stores live in our database)."""
     core = await open_core(settings)
     await core.pipeline.ingest("test", ARTICLES)
     options = SlackOptions(
