@@ -27,6 +27,7 @@ from bot.core.ports import Publisher
 from bot.delivery.outbox import Outbox
 from bot.delivery.render_text import render_text
 from bot.errors import ConfigError
+from bot.feeds_cli import poll_due_feeds
 from bot.scheduler import Scheduler
 from bot.store.leader import Leadership
 
@@ -127,23 +128,34 @@ async def run_bot(settings: Settings) -> None:
         await leadership.try_acquire()
         scheduler = Scheduler(outbox, leader=leadership.is_leader)
         scheduler.every("seeds", settings.sources.seeds_interval_minutes, core.ingest_seeds)
-        from bot.feeds_cli import poll_due_feeds
 
         async def poll() -> None:
             await poll_due_feeds(core)
 
         scheduler.every("feeds", 1.0, poll)
         scheduler.every("prune", 6 * 60.0, core.prune)
+        active_scheduler = scheduler
+
+        async def lead() -> None:
+            """Only the leader posts digests: resume what a crash left pending, then
+            post a slot missed while no process led (within the grace)."""
+            await outbox.resume(await core.db.channels.refs_by_id())
+            await active_scheduler.reconcile(await core.db.channels.scheduled())
+
+        async def take_over() -> None:
+            await active_scheduler.contend(leadership.try_acquire, lead)
+
+        scheduler.every("leadership", 1.0, take_over, start_now=False)
         core.schedule_hooks.append(scheduler.channel_changed)
         scheduler.start()
         tasks = [asyncio.create_task(r()) for r in runners]
-        active = scheduler
 
         async def catch_up() -> None:
             # After the adapters start: a resumed post may need a connected client.
+            if not active_scheduler.leader:
+                return
             try:
-                await outbox.resume(await core.db.channels.refs_by_id())
-                await active.reconcile(await core.db.channels.scheduled())
+                await lead()
             except Exception:
                 log.exception("scheduler: catching up on digests failed")
 

@@ -90,6 +90,25 @@ class Scheduler:
             next_run_time=self._clock() if start_now else None,
         )
 
+    @property
+    def leader(self) -> bool:
+        return self._leader
+
+    async def contend(
+        self, acquire: Callable[[], Awaitable[bool]], lead: Callable[[], Awaitable[None]]
+    ) -> bool:
+        """Run periodically by a follower: once ``acquire`` wins the leadership (the old
+        leader released it, or died and its connection closed), this process posts the
+        digests from then on, starting with ``lead`` (resume and catch up)."""
+        if self._leader:
+            return True
+        if not await acquire():
+            return False
+        self._leader = True
+        log.info("scheduler: this process is now the leader")
+        await lead()
+        return True
+
     async def reconcile(self, channels: list[ChannelSettings]) -> None:
         """Make digest jobs match the table; post a slot missed while down (within grace)."""
         if not self._leader or self._outbox is None:

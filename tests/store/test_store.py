@@ -166,3 +166,32 @@ async def test_migrations_match_the_schema(db: Database) -> None:
         changes = await conn.run_sync(diff)
     ours = [c for c in changes if "slack_" not in repr(c)]
     assert ours == []
+
+
+async def test_a_follower_takes_over_when_the_leader_dies(postgres_url: str) -> None:
+    """Two processes on one PostgreSQL: the follower's scheduler starts posting digests
+    only once the leader's connection (and with it the advisory lock) is gone."""
+    from bot.scheduler import Scheduler
+
+    first_db, second_db = await open_database(postgres_url), await open_database(postgres_url)
+    leader, follower = Leadership(first_db.engine), Leadership(second_db.engine)
+    led: list[str] = []
+
+    async def lead() -> None:
+        led.append("follower")
+
+    try:
+        assert await leader.try_acquire()
+        assert not await follower.try_acquire()
+        scheduler = Scheduler(None, leader=follower.is_leader)
+        assert not await scheduler.contend(follower.try_acquire, lead)
+        assert led == []
+        # The leader's process dies: its database connection goes, and the lock with it.
+        assert leader._conn is not None
+        await leader._conn.invalidate()
+        await first_db.close()
+        assert await scheduler.contend(follower.try_acquire, lead)
+        assert scheduler.leader and led == ["follower"]
+    finally:
+        await follower.release()
+        await second_db.close()
