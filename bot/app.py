@@ -60,8 +60,15 @@ class Core:
     _feed_ingest: FeedIngest | None = None
 
     def feed_ingest(self, parse_executor: Executor | None = None) -> FeedIngest:
-        """The process's feed poller, created on first use (it owns an HTTP session)."""
-        if self._feed_ingest is None:
+        """The process's feed poller, created on first use (it owns an HTTP session).
+
+        ``parse_executor`` (a process pool) is attached even when the poller exists
+        already, e.g. because adding a feed probed it first.
+        """
+        if self._feed_ingest is not None:
+            if parse_executor is not None:
+                self._feed_ingest.poller.executor = parse_executor
+        else:
             self._feed_ingest = FeedIngest(
                 self.db,
                 self.pipeline,

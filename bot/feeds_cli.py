@@ -12,7 +12,6 @@ from bot.app import Core, open_core
 from bot.config import Settings
 from bot.core.models import ChannelRef, FeedInfo
 from bot.errors import CommandError, ConfigError
-from bot.ingest import CycleReport
 from bot.sources.opml import OpmlFeed, export_opml, parse_opml
 
 
@@ -147,8 +146,3 @@ async def ingest_command(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  {url}: {error}", file=sys.stderr)
     print(str(report))
     return 0
-
-
-async def poll_due_feeds(core: Core) -> CycleReport:
-    """The scheduler's feed job: one cycle over the feeds that are due."""
-    return await core.feed_ingest().run_once()

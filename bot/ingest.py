@@ -24,6 +24,7 @@ from bot.sources.extract import FullTextExtractor
 from bot.sources.fetch import Fetcher, options_from_settings
 from bot.sources.poll import Outcome, Poller, PollPolicy, PollResult
 from bot.sources.ssrf import Resolver
+from bot.store import batch
 from bot.store.db import Database
 from bot.store.feeds import FeedState
 
@@ -152,7 +153,8 @@ class FeedIngest:
 
     async def _ingest(self, origin: str, drafts: Sequence[ArticleDraft]) -> IngestStats:
         """Enrich only items not stored yet (a teaser is fetched once), then store."""
-        known = await self._db.articles.keys(origin)
+        # Only these items' keys: a long-lived feed has thousands of older ones.
+        known = await batch.known_items(self._db.engine, origin, [d.key for d in drafts])
         hashes = {d.key: content_hash(d) for d in drafts}
         fresh = [d for d in drafts if d.key not in known]
         enriched = {d.key: d for d in await self.extractor.enrich_all(fresh)}

@@ -27,8 +27,8 @@ from bot.core.ports import Publisher
 from bot.delivery.outbox import Outbox
 from bot.delivery.render_text import render_text
 from bot.errors import ConfigError
-from bot.feeds_cli import poll_due_feeds
 from bot.scheduler import Scheduler
+from bot.sources.poll import parse_pool
 from bot.store.leader import Leadership
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ async def run_bot(settings: Settings) -> None:
     leadership = Leadership(core.db.engine)
     scheduler: Scheduler | None = None
     session = aiohttp.ClientSession()
+    pool = parse_pool()  # workers start on the first feed that needs parsing
     try:
         await core.add_configured_feeds()
         publishers: dict[str, Publisher] = {"console": ConsolePublisher()}
@@ -127,12 +128,13 @@ async def run_bot(settings: Settings) -> None:
         outbox = Outbox(core.db, publishers, briefing_for)
         await leadership.try_acquire()
         scheduler = Scheduler(outbox, leader=leadership.is_leader)
-        scheduler.every("seeds", settings.sources.seeds_interval_minutes, core.ingest_seeds)
+        await core.ingest_seeds()  # before the first command can ask for a briefing
+        scheduler.every(
+            "seeds", settings.sources.seeds_interval_minutes, core.ingest_seeds, start_now=False
+        )
 
-        async def poll() -> None:
-            await poll_due_feeds(core)
-
-        scheduler.every("feeds", 1.0, poll)
+        feeds = core.feed_ingest(pool)
+        scheduler.every("feeds", 1.0, feeds.run_once)
         scheduler.every("prune", 6 * 60.0, core.prune)
         active_scheduler = scheduler
 
@@ -164,7 +166,6 @@ async def run_bot(settings: Settings) -> None:
             log.info("briefbot running; Ctrl-C to stop")
             await asyncio.gather(*tasks)
         else:
-            await core.ingest_seeds()
             await run_repl(ConsoleHarness(core.router, settings.chat.console_channel))
         for task in tasks:
             task.cancel()
@@ -174,6 +175,7 @@ async def run_bot(settings: Settings) -> None:
         with suppress(Exception):
             await leadership.release()
         await session.close()
+        pool.shutdown(wait=False, cancel_futures=True)
         await core.close()
 
 

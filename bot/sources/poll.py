@@ -14,6 +14,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -119,9 +120,16 @@ class PollResult:
 
 
 def parse_pool(workers: int | None = None) -> ProcessPoolExecutor:
-    """A process pool for ``parse_feed`` (spawned workers: safe beside an event loop)."""
+    """A process pool for ``parse_feed`` (spawned workers: safe beside an event loop).
+
+    Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the parent shuts
+    the pool down itself, without a traceback from every idle worker.
+    """
     return ProcessPoolExecutor(
-        max_workers=workers or os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")
+        max_workers=workers or os.cpu_count() or 1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=signal.signal,
+        initargs=(signal.SIGINT, signal.SIG_IGN),
     )
 
 

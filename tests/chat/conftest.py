@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.app import Core
 from tests.fakes.discord_fake import FakeDiscord
+from tests.fakes.slack_api import ARTICLES
 
 
 @pytest.fixture
@@ -18,3 +20,10 @@ async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
         yield server
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def news_core(core: Core) -> Core:
+    """The wired core (SQLite, then PostgreSQL) with the Slack fake's sample articles."""
+    await core.pipeline.ingest("test", ARTICLES)
+    return core

@@ -3,45 +3,35 @@ with Slack's Retry-After honoured and the delivery key in the message metadata."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import Core, open_core
-from bot.config import test_settings
+from bot.app import Core
 from bot.core.models import Briefing, ChannelRef
 from bot.delivery.outbox import Outbox
 from bot.delivery.render_slack import SlackPublisher
-from tests.fakes.slack_api import ARTICLES, EVIL, FakeSlack, check_blocks
+from tests.fakes.slack_api import EVIL, FakeSlack, check_blocks
 
 TOKEN = "xoxb-digest"
 REF = ChannelRef("slack", "CDIGEST", "T1")
 
 
-@pytest.fixture
-async def core(tmp_path: Path) -> AsyncIterator[Core]:
-    core = await open_core(test_settings(tmp_path))
-    await core.pipeline.ingest("test", ARTICLES)
-    yield core
-    await core.close()
-
-
-async def test_digest_posts_once_per_slot_and_honours_retry_after(core: Core) -> None:
+async def test_digest_posts_once_per_slot_and_honours_retry_after(news_core: Core) -> None:
     delays: list[float] = []
 
     async def sleep(seconds: float) -> None:
         delays.append(seconds)
 
     async def briefing_for(ref: ChannelRef, seen: set[int]) -> Briefing:
-        return await core.briefing_for(ref, exclude=seen)
+        return await news_core.briefing_for(ref, exclude=seen)
 
     async with FakeSlack() as fake:
         fake.add_workspace("T1", TOKEN)
         client = AsyncWebClient(token=TOKEN, base_url=fake.api_url)
         outbox = Outbox(
-            core.db, {"slack": SlackPublisher(client, post_interval=0)}, briefing_for, sleep=sleep
+            news_core.db,
+            {"slack": SlackPublisher(client, post_interval=0)},
+            briefing_for,
+            sleep=sleep,
         )
         fake.fail_next("chat.postMessage", 429, retry_after=4)
         result = await outbox.deliver(REF, "2026-11-26T08:00")

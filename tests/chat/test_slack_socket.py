@@ -5,25 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-
-from bot.app import Core, open_core
+from bot.app import Core
 from bot.chat.slack import SlackOptions, build_slack_app, run_slack, start_slack
-from bot.config import test_settings
-from tests.fakes.slack_api import ARTICLES, FakeSlack, check_blocks, slash_payload
+from tests.fakes.slack_api import FakeSlack, check_blocks, slash_payload
 
 TOKEN = "xoxb-socket"
-
-
-@pytest.fixture
-async def core(tmp_path: Path) -> AsyncIterator[Core]:
-    core = await open_core(test_settings(tmp_path))
-    await core.pipeline.ingest("test", ARTICLES)
-    yield core
-    await core.close()
 
 
 def envelope(envelope_id: str, text: str, fake: FakeSlack) -> dict[str, object]:
@@ -39,10 +26,10 @@ def options(fake: FakeSlack) -> SlackOptions:
     return SlackOptions(mode="socket", app_token=fake.app_token, bot_token=TOKEN, post_interval=0)
 
 
-async def test_envelope_is_acked_and_the_briefing_posted(core: Core) -> None:
+async def test_envelope_is_acked_and_the_briefing_posted(news_core: Core) -> None:
     async with FakeSlack() as fake:
         fake.add_workspace("T1", TOKEN)
-        app = build_slack_app(core.router, options(fake), client_base_url=fake.api_url)
+        app = build_slack_app(news_core.router, options(fake), client_base_url=fake.api_url)
         running = await start_slack(app, options(fake))
         try:
             [opened] = fake.calls_to("apps.connections.open")
@@ -59,10 +46,10 @@ async def test_envelope_is_acked_and_the_briefing_posted(core: Core) -> None:
             await running.stop()
 
 
-async def test_non_admin_management_over_socket_mode_is_refused(core: Core) -> None:
+async def test_non_admin_management_over_socket_mode_is_refused(news_core: Core) -> None:
     async with FakeSlack() as fake:
         fake.add_workspace("T1", TOKEN)
-        app = build_slack_app(core.router, options(fake), client_base_url=fake.api_url)
+        app = build_slack_app(news_core.router, options(fake), client_base_url=fake.api_url)
         running = await start_slack(app, options(fake))
         try:
             await fake.send_envelope(envelope("env-2", "schedule off", fake))
@@ -75,10 +62,10 @@ async def test_non_admin_management_over_socket_mode_is_refused(core: Core) -> N
             await running.stop()
 
 
-async def test_run_slack_serves_until_cancelled(core: Core) -> None:
+async def test_run_slack_serves_until_cancelled(news_core: Core) -> None:
     async with FakeSlack() as fake:
         fake.add_workspace("T1", TOKEN)
-        app = build_slack_app(core.router, options(fake), client_base_url=fake.api_url)
+        app = build_slack_app(news_core.router, options(fake), client_base_url=fake.api_url)
         task = asyncio.create_task(run_slack(app, options(fake)))
         await fake.send_envelope(envelope("env-3", "help", fake))
         await fake.wait_for(lambda: fake.socket_frames and fake.responses)
