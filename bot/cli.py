@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -218,11 +217,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-
-
-def _json_default(value: object) -> str:
-    return str(value)
-
-
-def dump_json(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2, default=_json_default)

@@ -15,7 +15,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -43,13 +43,11 @@ class IngestStats:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
-    new_article_ids: list[int] = field(default_factory=list)
 
     def add(self, other: IngestStats) -> None:
         self.new += other.new
         self.updated += other.updated
         self.unchanged += other.unchanged
-        self.new_article_ids.extend(other.new_article_ids)
 
     def __str__(self) -> str:
         return f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged"
@@ -195,7 +193,6 @@ class Pipeline:
             )  # repeats, and new keys linked to an article stored already
             new = [w for w in written if w.outcome is SaveOutcome.NEW]
             stats.new += len(new)
-            stats.new_article_ids.extend(w.article_id for w in new)
             updated = [w for w in written if w.outcome is SaveOutcome.UPDATED]
             stats.updated += len(updated)
             await self._group([(w.article_id, w.draft, w.summary) for w in new])
