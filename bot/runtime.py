@@ -180,12 +180,8 @@ async def run_bot(settings: Settings) -> None:
 
 
 async def discord_command(settings: Settings, args: argparse.Namespace) -> int:
-    try:
-        from bot.chat import discord_cli
-    except ImportError as exc:
-        raise ConfigError(
-            "discord: install the extra first: pip install 'briefbot[discord]'"
-        ) from exc
+    from bot.chat import discord_cli
+
     if args.discord_command == "invite":
         return await discord_cli.invite_command(settings)
     return await discord_cli.sync_command(settings, list(args.guild))

@@ -19,6 +19,7 @@ import aiohttp
 
 from bot.core.models import Briefing, ChannelRef
 from bot.delivery.render_discord import render_briefing as render_discord
+from bot.delivery.render_slack import render_briefing as render_slack
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -45,44 +46,6 @@ def redact(url: str) -> str:
     """What may be logged about a webhook URL: scheme and host only."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname}/…"
-
-
-def slack_messages(briefing: Briefing) -> list[dict[str, Any]]:
-    """Slack messages for a briefing, from the Slack renderer (one place for Block Kit rules).
-
-    That renderer needs the ``slack`` extra; without it a plain mrkdwn digest is posted.
-    """
-    try:
-        from bot.delivery.render_slack import render_briefing as render_slack
-    except ImportError:
-        return plain_slack_messages(briefing)
-    return render_slack(briefing)
-
-
-def _mrkdwn(text: str) -> str:
-    """Slack's three control characters, so feed text can't ping or link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def plain_slack_messages(briefing: Briefing, limit: int = 3500) -> list[dict[str, Any]]:
-    """A text-only digest in messages of at most ``limit`` characters; no story dropped."""
-    lines = [f"*{_mrkdwn(briefing.title)}*\n{_mrkdwn(briefing.counts_line)}"]
-    for item in briefing.items:
-        headline = _mrkdwn(item.headline).replace("|", "¦")
-        url = item.url if item.url and item.url.startswith(("http://", "https://")) else None
-        head = f"<{_mrkdwn(url)}|{headline}>" if url else f"*{headline}*"
-        sources = ", ".join(_mrkdwn(s.name) for s in item.sources)
-        lines.append(f"• {head} — {_mrkdwn(item.summary)[:2000]} _({sources})_")
-    messages: list[dict[str, Any]] = []
-    current = ""
-    for line in lines:
-        if current and len(current) + 2 + len(line) > limit:
-            messages.append({"text": current})
-            current = line
-        else:
-            current = f"{current}\n\n{line}" if current else line
-    messages.append({"text": current})
-    return messages
 
 
 class WebhookPublisher:
@@ -121,7 +84,7 @@ class WebhookPublisher:
         if self.kind == "discord":
             payloads = [m.payload() for m in render_discord(briefing)]
         else:
-            payloads = slack_messages(briefing)
+            payloads = render_slack(briefing)
         ids = []
         for part, payload in enumerate(payloads):
             ids.append(await self._post(payload, part))

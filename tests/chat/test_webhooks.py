@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.chat.webhooks import WebhookPublisher, plain_slack_messages, redact, webhook_kind
+from bot.chat.webhooks import WebhookPublisher, redact, webhook_kind
 from bot.core.models import ChannelRef
 from bot.errors import DeliveryError
 from tests.chat.test_discord_render import briefing, item
@@ -202,11 +202,3 @@ async def test_slack_webhook_rejection_is_permanent(
     with pytest.raises(DeliveryError, match="invalid_blocks") as caught:
         await publisher._post({"text": "x", "blocks": huge}, 0)
     assert caught.value.permanent
-
-
-def test_plain_slack_fallback_escapes_and_keeps_every_story() -> None:
-    stories = [item(n, headline=f"<!here> story {n} & more") for n in range(40)]
-    messages = plain_slack_messages(briefing(stories))
-    text = "".join(m["text"] for m in messages)
-    assert all(len(m["text"]) <= 3500 for m in messages)
-    assert "<!here>" not in text and text.count("&lt;!here&gt;") == 40
