@@ -26,10 +26,10 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from bot.app import open_core
 from bot.config import test_settings
 from bot.core.models import IncomingCommand
 from bot.delivery.render_text import render_markdown
+from bot.service.core import open_core
 from bot.store.schema import articles, item_keys, stories
 
 WORDS = tuple(

@@ -147,8 +147,8 @@ async def run_store_cycles(port: int, n: int, workers: int) -> dict[str, float]:
     import tempfile
     from datetime import UTC, datetime, timedelta
 
-    from bot.app import open_core
     from bot.config import test_settings
+    from bot.service.core import open_core
 
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp, parse_pool(workers) as pool:

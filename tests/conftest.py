@@ -14,7 +14,7 @@ import pytest
 from bot.config import Settings, test_settings
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.service.core import Core
 
 POSTGRES_URL = os.environ.get(
     "BRIEFBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -33,7 +33,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def core(settings: Settings) -> AsyncIterator[Core]:
-    from bot.app import open_core
+    from bot.service.core import open_core
 
     opened = await open_core(settings)
     try:

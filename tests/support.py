@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,6 +12,19 @@ from aiohttp import web
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def bot_env(**extra: str) -> dict[str, str]:
+    """The environment for a ``python -m bot`` child: this checkout's ``bot`` first on the
+    path (not whatever is installed), no chat tokens or database URL from the caller."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "DISCORD_")) and k != "BRIEFBOT_DATABASE_URL"
+    }
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+    env.update(extra)
+    return env
 
 
 def shared_data(*parts: str) -> Path:

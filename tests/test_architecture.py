@@ -1,7 +1,8 @@
-"""The dependency direction of STYLE.md, checked by walking imports with ``ast``.
+"""The package map of the README, checked by walking imports with ``ast``.
 
-``bot/core`` imports only the standard library, ``bot.core`` and ``bot.errors``; no
-module outside ``bot/chat`` (and the composition root) imports a chat SDK.
+Data flows one way: sources → ingest → text → store → core → delivery → chat, with cli,
+service and web on top. ``core`` is the standard library plus itself; only ``chat`` and
+``cli`` touch a chat SDK; nothing below ``service`` reaches back up into it or ``cli``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "bot"
 CHAT_SDKS = {"discord", "slack_bolt", "slack_sdk"}
-COMPOSITION = {"app.py", "runtime.py", "cli.py", "feeds_cli.py", "__main__.py"}
+TOP = {"cli", "service", "web"}
+LOOSE_MODULES_ALLOWED = {"__init__.py", "__main__.py", "config.py", "errors.py", "metrics.py"}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -25,9 +27,22 @@ def imports_of(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
+            # ``from bot import cli`` names the package in the alias, not the module
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
 
 
+def package_of(path: Path) -> str:
+    """``bot/store/db.py`` → ``store``; a module directly in ``bot/`` → its stem."""
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def bot_packages(names: set[str]) -> set[str]:
+    return {n.split(".")[1] for n in names if n.startswith("bot.") and n.count(".") >= 1}
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts)
 CORE_FILES = sorted((PACKAGE / "core").glob("*.py"))
 
 
@@ -47,18 +62,53 @@ def test_core_imports_only_stdlib_and_itself(path: Path) -> None:
 def test_the_walker_catches_a_forbidden_import(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text("import os\nfrom discord import Client\nfrom bot.store.db import x\n")
-    assert imports_of(probe) == {"os", "discord", "bot.store.db"}
+    assert imports_of(probe) >= {"os", "discord", "bot.store.db"}
+    assert bot_packages(imports_of(probe)) == {"store"}
 
 
-def test_only_chat_adapters_import_chat_sdks() -> None:
+def test_only_chat_and_cli_import_chat_sdks() -> None:
     offenders = []
-    for path in PACKAGE.rglob("*.py"):
-        rel = path.relative_to(PACKAGE)
-        if rel.parts[0] == "chat" or rel.name in COMPOSITION:
+    for path in MODULES:
+        if package_of(path) in {"chat", "cli"}:
             continue
-        if rel.parts[0] == "delivery" and rel.name.startswith("render_"):
-            continue  # renderers may use an SDK's own escaping helpers
         sdk = {n.split(".")[0] for n in imports_of(path)} & CHAT_SDKS
         if sdk:
-            offenders.append(f"{rel}: {sorted(sdk)}")
+            offenders.append(f"{path.relative_to(PACKAGE)}: {sorted(sdk)}")
     assert not offenders, offenders
+
+
+@pytest.mark.parametrize("layer", ["sources", "text", "store"])
+def test_lower_layers_know_no_adapter_and_nothing_on_top(layer: str) -> None:
+    offenders = []
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        reached = bot_packages(imports_of(path)) & ({"chat"} | TOP)
+        if reached:
+            offenders.append(f"{path.relative_to(PACKAGE)}: {sorted(reached)}")
+    assert not offenders, offenders
+
+
+def test_nothing_below_service_imports_service_or_cli() -> None:
+    offenders = []
+    for path in MODULES:
+        if package_of(path) in {"service", "cli", "__main__"}:
+            continue
+        reached = bot_packages(imports_of(path)) & {"service", "cli"}
+        if reached:
+            offenders.append(f"{path.relative_to(PACKAGE)}: {sorted(reached)}")
+    assert not offenders, offenders
+
+
+def test_no_loose_modules_in_bot() -> None:
+    loose = {p.name for p in PACKAGE.glob("*.py")} - LOOSE_MODULES_ALLOWED
+    assert not loose, f"modules belong in the package of their role, not in bot/: {loose}"
+
+
+def test_every_package_says_what_it_is_for() -> None:
+    missing = []
+    for init in sorted(PACKAGE.glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+        if not doc:
+            missing.append(init.parent.name)
+    assert not missing, f"packages without a one-line docstring: {missing}"

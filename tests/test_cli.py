@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 
 from bot import __version__
 from bot.text.sentences import split_sentences
+from tests.support import bot_env
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = next((REPO / "seeds").glob("*.txt"))
@@ -20,8 +20,7 @@ SEED_LINES = SEED.read_text(encoding="utf-8").splitlines()
 
 
 def briefbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
-    env.pop("BRIEFBOT_DATABASE_URL", None)
+    env = bot_env()
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         capture_output=True,
@@ -102,7 +101,7 @@ def test_check_config_reports_missing_slack_secret(tmp_path: Path) -> None:
 
 
 def test_check_config_lists_the_adapters_the_environment_enables(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    env = bot_env()
     env.update(
         SLACK_BOT_TOKEN="xoxb-test-secret",
         SLACK_APP_TOKEN="xapp-test-secret",

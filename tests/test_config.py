@@ -10,6 +10,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.errors import ConfigError
+from tests.support import bot_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,6 +84,7 @@ def test_cli_exits_2_naming_the_key(tmp_path: Path, toml: str, key: str) -> None
         text=True,
         timeout=60,
         cwd=tmp_path,
+        env=bot_env(),
     )
     assert done.returncode == 2, done.stderr
     assert key in done.stderr
@@ -96,6 +98,7 @@ def test_cli_missing_config_file_exits_2(tmp_path: Path) -> None:
         text=True,
         timeout=60,
         cwd=tmp_path,
+        env=bot_env(),
     )
     assert done.returncode == 2
     assert "not found" in done.stderr

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Core, open_core
 from bot.chat.console import ConsoleHarness
 from bot.config import test_settings
+from bot.service.core import Core, open_core
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = next((REPO / "seeds").glob("*.txt"))

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.app import Core
 from bot.core.models import Briefing, ChannelRef
 from bot.delivery.outbox import Outbox, slot_for
 from bot.errors import DeliveryError
-from bot.scheduler import Scheduler, digest_job_id, last_fire_time
+from bot.service.core import Core
+from bot.service.scheduler import Scheduler, digest_job_id, last_fire_time
 
 
 class RecordingPublisher:

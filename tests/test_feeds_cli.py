@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 
 NOW = datetime.now(UTC)
 
@@ -263,9 +263,9 @@ def test_unreachable_feed_is_added_with_its_error(
 
 
 async def test_each_channel_sees_its_own_feeds(tmp_path: Path, site: str) -> None:
-    from bot.app import open_core
     from bot.chat.console import ConsoleHarness
     from bot.config import test_settings
+    from bot.service.core import open_core
 
     settings = test_settings(
         tmp_path,

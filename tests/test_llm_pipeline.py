@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.app import open_core
 from bot.config import test_settings
+from bot.service.core import open_core
 from tests.support import serve_app
 
 CANNED = "White House says Ukraine peace talks start in the Middle East after a Trump-Putin call."

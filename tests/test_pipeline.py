@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.app import Core
 from bot.core.models import ArticleDraft
-from bot.pipeline import content_hash
+from bot.ingest.pipeline import content_hash
+from bot.service.core import Core
 from bot.store import batch
 
 NOW = datetime.now(UTC) - timedelta(hours=1)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Core
+from bot.service.core import Core
 from bot.sources.seeds import read_folder
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from bot.app import open_core
 from bot.config import test_settings
+from bot.service.core import open_core
 
 REPO = Path(__file__).resolve().parents[1]
 

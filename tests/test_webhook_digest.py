@@ -11,13 +11,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.app import Core
 from bot.chat.webhook_channels import apply_schedule, webhook_channels
 from bot.config import WebhooksSection
 from bot.core.models import Briefing, ChannelRef
 from bot.delivery.outbox import Outbox
 from bot.errors import ConfigError
-from bot.scheduler import Scheduler
+from bot.service.core import Core
+from bot.service.scheduler import Scheduler
 from tests.support import serve_app
 
 

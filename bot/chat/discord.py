@@ -24,9 +24,9 @@ from typing import Any, Protocol, cast
 import discord
 from discord import app_commands
 
+from bot.chat.discord_render import DiscordPublisher as DiscordPublisher  # re-export
+from bot.chat.discord_render import render_briefing, render_text, truncate
 from bot.core.models import ChannelRef, FeedInfo, IncomingCommand, Reply
-from bot.delivery.render_discord import DiscordPublisher as DiscordPublisher  # re-export
-from bot.delivery.render_discord import render_briefing, render_text, truncate
 from bot.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -48,8 +48,8 @@ from slack_sdk.oauth.state_store.sqlalchemy import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.chat.slack_render import SlackPublisher, render_briefing, render_text
 from bot.core.models import Briefing, IncomingCommand, Reply
-from bot.delivery.render_slack import SlackPublisher, render_briefing, render_text
 from bot.errors import ConfigError
 from bot.store.urls import driver_url
 

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from bot.chat.discord_render import render_briefing as render_discord
+from bot.chat.slack_render import render_briefing as render_slack
 from bot.core.models import Briefing, ChannelRef
-from bot.delivery.render_discord import render_briefing as render_discord
-from bot.delivery.render_slack import render_briefing as render_slack
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)

@@ -1,1 +1,1 @@
-"""Delivery: render briefings per platform and post them."""
+"""Delivery: the outbox (claim, send, mark; exactly once per slot) and the plain-text renderer."""

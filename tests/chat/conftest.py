@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.app import Core
+from bot.service.core import Core
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_api import ARTICLES
 

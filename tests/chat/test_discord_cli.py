@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from bot.chat.discord import DiscordOptions
-from bot.chat.discord_cli import (
+from bot.cli.discord import (
     application_id,
     cmd_invite,
     cmd_sync,

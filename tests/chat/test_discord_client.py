@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import Core, open_core
 from bot.chat.discord import BriefbotClient, DiscordOptions, build_discord_client
 from bot.config import Settings, test_settings
 from bot.core.models import ChannelRef
+from bot.service.core import Core, open_core
 from tests.fakes.discord_fake import (
     ADMIN_MEMBER,
     BASIC_MEMBER,

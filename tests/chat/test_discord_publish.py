@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.app import Core
 from bot.chat.discord import DiscordOptions, build_discord_client
+from bot.chat.discord_render import DiscordPublisher
 from bot.core.models import ChannelRef
-from bot.delivery.render_discord import DiscordPublisher
 from bot.errors import DeliveryError
+from bot.service.core import Core
 from tests.chat.test_discord_render import briefing, item
 from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, TOKEN, FakeDiscord, message_problems
 

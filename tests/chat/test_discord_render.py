@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bot.core.models import Briefing, BriefingItem, SourceLink
-from bot.delivery.render_discord import (
+from bot.chat.discord_render import (
     MAX_EMBED_TOTAL,
     MAX_EMBEDS,
     embed_length,
@@ -16,6 +15,7 @@ from bot.delivery.render_discord import (
     render_text,
     safe_text,
 )
+from bot.core.models import Briefing, BriefingItem, SourceLink
 from tests.fakes.discord_fake import embed_chars, message_problems
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import discord
 import pytest
 import yarl
 
-from bot.app import Core
 from bot.chat.discord import DiscordOptions, ShardedBriefbotClient, build_discord_client
+from bot.service.core import Core
 from tests.fakes.discord_fake import TOKEN, FakeDiscord, running, slash
 
 # Two guild ids that land on different shards of two: (id >> 22) % 2.

@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import test_settings
 from bot.core.models import ChannelRef
-from bot.runtime import run_bot
+from bot.service.runtime import run_bot
 from bot.store.db import open_database
 from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, TOKEN, FakeDiscord, opt, slash
 

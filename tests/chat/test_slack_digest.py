@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import Core
+from bot.chat.slack_render import SlackPublisher
 from bot.core.models import Briefing, ChannelRef
 from bot.delivery.outbox import Outbox
-from bot.delivery.render_slack import SlackPublisher
+from bot.service.core import Core
 from tests.fakes.slack_api import EVIL, FakeSlack, check_blocks
 
 TOKEN = "xoxb-digest"

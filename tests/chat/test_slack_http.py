@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import Core, open_core
 from bot.chat.slack import SlackOptions, build_slack_app, start_slack
 from bot.config import test_settings
 from bot.core.models import ChannelRef, IncomingCommand, Reply
+from bot.service.core import Core, open_core
 from tests.fakes.slack_api import (
     ARTICLES,
     FakeSlack,

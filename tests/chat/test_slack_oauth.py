@@ -14,9 +14,9 @@ import aiohttp
 import pytest
 from slack_bolt.async_app import AsyncApp
 
-from bot.app import Core, open_core
 from bot.chat.slack import SlackOptions, build_slack_app, close_slack_app
 from bot.config import Settings
+from bot.service.core import Core, open_core
 from tests.fakes.slack_api import ARTICLES, FakeSlack, form, serve_bolt, signed, slash_payload
 
 SECRET = "oauth-signing-secret"

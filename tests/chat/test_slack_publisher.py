@@ -13,9 +13,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.chat.slack import SlackOptions, build_slack_app
+from bot.chat.slack_render import METADATA_EVENT, SlackPublisher
 from bot.config import test_settings
 from bot.core.models import Briefing, BriefingItem, ChannelRef, IncomingCommand, Reply, SourceLink
-from bot.delivery.render_slack import METADATA_EVENT, SlackPublisher
 from bot.errors import ConfigError, DeliveryError
 from tests.fakes.slack_api import FakeSlack, check_blocks
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.core.models import Briefing, BriefingItem, SourceLink
-from bot.delivery.render_slack import (
+from bot.chat.slack_render import (
     MAX_BLOCKS,
     MAX_HEADER_CHARS,
     MAX_SECTION_CHARS,
@@ -13,6 +12,7 @@ from bot.delivery.render_slack import (
     render_text,
     story_section,
 )
+from bot.core.models import Briefing, BriefingItem, SourceLink
 from tests.fakes.slack_api import check_blocks
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from bot.app import Core
 from bot.chat.slack import SlackOptions, build_slack_app, run_slack, start_slack
+from bot.service.core import Core
 from tests.fakes.slack_api import FakeSlack, check_blocks, slash_payload
 
 TOKEN = "xoxb-socket"

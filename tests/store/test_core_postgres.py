@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import open_core
 from bot.chat.console import ConsoleHarness
 from bot.config import test_settings
+from bot.service.core import open_core
 
 
 async def test_seed_briefing_on_postgres(tmp_path: Path, postgres_url: str) -> None:

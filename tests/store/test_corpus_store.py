@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 
-from bot.app import Core
 from bot.errors import ParseError
+from bot.service.core import Core
 from bot.sources.parse import parse_feed
 from tests.support import shared_data
 

@@ -171,7 +171,7 @@ async def test_migrations_match_the_schema(db: Database) -> None:
 async def test_a_follower_takes_over_when_the_leader_dies(postgres_url: str) -> None:
     """Two processes on one PostgreSQL: the follower's scheduler starts posting digests
     only once the leader's connection (and with it the advisory lock) is gone."""
-    from bot.scheduler import Scheduler
+    from bot.service.scheduler import Scheduler
 
     first_db, second_db = await open_database(postgres_url), await open_database(postgres_url)
     leader, follower = Leadership(first_db.engine), Leadership(second_db.engine)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from bot.config import Settings
 from bot.core.models import ArticleDraft
-from bot.pipeline import IngestStats, Pipeline, content_hash
+from bot.ingest.pipeline import IngestStats, Pipeline, content_hash
 from bot.sources.extract import FullTextExtractor
 from bot.sources.fetch import Fetcher, options_from_settings
 from bot.sources.poll import Outcome, Poller, PollPolicy, PollResult

@@ -8,10 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-from bot.app import Core, open_core
 from bot.config import Settings
 from bot.core.models import ChannelRef, FeedInfo
 from bot.errors import CommandError, ConfigError
+from bot.service.core import Core, open_core
 from bot.sources.opml import OpmlFeed, export_opml, parse_opml
 
 

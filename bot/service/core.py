@@ -15,12 +15,12 @@ from bot.core.briefing import BriefingOptions, BriefingService
 from bot.core.commands import CommandRouter, ScheduleHook
 from bot.core.models import Briefing, ChannelRef, ChannelSettings
 from bot.errors import CommandError, ConfigError
-from bot.ingest import FeedIngest
-from bot.pipeline import IngestStats, Pipeline
+from bot.ingest.feeds import FeedIngest
+from bot.ingest.pipeline import IngestStats, Pipeline
+from bot.ingest.subscriptions import Subscriptions
 from bot.sources.seeds import SeedResult, read_folder
 from bot.sources.ssrf import Resolver
 from bot.store.db import Database, open_database
-from bot.subscriptions import Subscriptions
 from bot.text.grouping import StoryGrouper
 from bot.text.summarize import ExtractiveSummarizer
 

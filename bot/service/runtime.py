@@ -7,7 +7,6 @@ tokens are present (see README: "Connecting Slack" / "Connecting Discord").
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
@@ -18,7 +17,6 @@ from typing import Any
 
 import aiohttp
 
-from bot.app import Core, open_core
 from bot.chat.console import ConsoleHarness, run_repl
 from bot.chat.webhook_channels import apply_schedule, webhook_channels
 from bot.config import Settings
@@ -27,7 +25,8 @@ from bot.core.ports import Publisher
 from bot.delivery.outbox import Outbox
 from bot.delivery.render_text import render_text
 from bot.errors import ConfigError
-from bot.scheduler import Scheduler
+from bot.service.core import Core, open_core
+from bot.service.scheduler import Scheduler
 from bot.sources.poll import parse_pool
 from bot.store.leader import Leadership
 
@@ -80,7 +79,7 @@ async def _start_platforms(
     runners: list[Callable[[], Coroutine[Any, Any, None]]] = []
     if slack_configured(settings):
         from bot.chat.slack import SlackOptions, build_slack_app, run_slack
-        from bot.delivery.render_slack import SlackPublisher
+        from bot.chat.slack_render import SlackPublisher
 
         slack_options = SlackOptions.from_env(settings)
         app = build_slack_app(core.router, slack_options)
@@ -92,7 +91,7 @@ async def _start_platforms(
         runners.append(slack_runner)
     if discord_configured(settings):
         from bot.chat.discord import DiscordOptions, build_discord_client, run_discord
-        from bot.delivery.render_discord import DiscordPublisher
+        from bot.chat.discord_render import DiscordPublisher
 
         discord_options = DiscordOptions.from_env(settings)
         client = build_discord_client(core.router, discord_options, feeds=core.subscriptions)
@@ -177,11 +176,3 @@ async def run_bot(settings: Settings) -> None:
         await session.close()
         pool.shutdown(wait=False, cancel_futures=True)
         await core.close()
-
-
-async def discord_command(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.chat import discord_cli
-
-    if args.discord_command == "invite":
-        return await discord_cli.invite_command(settings)
-    return await discord_cli.sync_command(settings, list(args.guild))

@@ -91,10 +91,10 @@ def _setup_logging(verbose: int, settings: Settings | None, quiet: bool) -> None
 async def _brief(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from bot.app import open_core
     from bot.core.commands import parse_window
     from bot.core.models import ChannelRef
     from bot.delivery.render_text import render_json, render_markdown, render_text
+    from bot.service.core import open_core
 
     if args.seeds is not None:
         if not args.seeds.is_dir():
@@ -132,14 +132,14 @@ async def _brief(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot.runtime import run_bot
+    from bot.service.runtime import run_bot
 
     await run_bot(settings)
     return 0
 
 
 async def _check_config(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot.runtime import describe_adapters
+    from bot.service.runtime import describe_adapters
 
     print(
         f"config ok: database {settings.database_url.split('://')[0]}, seeds {settings.seeds_path}"
@@ -150,21 +150,23 @@ async def _check_config(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.feeds_cli import feeds_command
+    from bot.cli.feeds import feeds_command
 
     return await feeds_command(settings, args)
 
 
 async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.feeds_cli import ingest_command
+    from bot.cli.feeds import ingest_command
 
     return await ingest_command(settings, args)
 
 
 async def _discord(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.runtime import discord_command
+    from bot.cli import discord as discord_cli
 
-    return await discord_command(settings, args)
+    if args.discord_command == "invite":
+        return await discord_cli.invite_command(settings)
+    return await discord_cli.sync_command(settings, list(args.guild))
 
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {

@@ -1,0 +1,1 @@
+"""The ``briefbot`` command line: argument parsing, exit codes and terminal output."""

@@ -1,0 +1,1 @@
+"""Ingest: drafts from sources become stored, deduplicated, summarised articles in stories."""

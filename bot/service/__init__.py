@@ -1,0 +1,1 @@
+"""The composition root: wires the store, pipeline, scheduler and adapters into a running bot."""
