@@ -24,6 +24,7 @@ from typing import Any, Protocol, cast
 import discord
 from discord import app_commands
 
+from bot.chat.discord_login import point_at, start_client
 from bot.chat.discord_render import DiscordPublisher as DiscordPublisher  # re-export
 from bot.chat.discord_render import render_briefing, render_text, truncate
 from bot.core.models import ChannelRef, FeedInfo, IncomingCommand, Reply
@@ -82,6 +83,8 @@ class DiscordOptions:
     guild_ready_timeout: float = 2.0
     max_ratelimit_timeout: float = 30.0
     admin_user_ids: frozenset[str] = frozenset()  # [chat] admin_user_ids
+    api_base: str = ""  # [discord] api_base / gateway_url: test-only
+    gateway_url: str = ""
 
     @property
     def sharded(self) -> bool:
@@ -119,6 +122,8 @@ class DiscordOptions:
             shard_ids = getattr(section, "shard_ids", None)
             if shard_ids:
                 values["shard_ids"] = tuple(int(i) for i in shard_ids)
+            values["api_base"] = str(getattr(section, "api_base", "") or "")
+            values["gateway_url"] = str(getattr(section, "gateway_url", "") or "")
         values.update(overrides)
         return cls(**values)
 
@@ -186,14 +191,13 @@ def build_discord_client(
 
 
 async def run_discord(client: discord.Client, options: DiscordOptions) -> None:
-    """Log in and hold the gateway connection(s) on the running loop until closed."""
-    try:
-        await client.start(options.token, reconnect=True)
-    except discord.LoginFailure as exc:
-        raise ConfigError("discord: DISCORD_TOKEN was refused (401)") from exc
-    finally:
-        if not client.is_closed():
-            await client.close()
+    """Check the token, log in and hold the gateway connection(s) until closed.
+
+    A refused token raises ConfigError; an unreachable API raises ``Unavailable``
+    (``bot.chat.startup``), which ``briefbot run`` retries with backoff.
+    """
+    point_at(options.api_base, options.gateway_url)
+    await start_client(client, options.token)
 
 
 # -- commands -----------------------------------------------------------------------------

@@ -7,7 +7,6 @@ tokens are present (see README: "Connecting Slack" / "Connecting Discord").
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
@@ -27,6 +26,7 @@ from bot.delivery.render_text import render_text
 from bot.errors import ConfigError
 from bot.service.core import Core, open_core
 from bot.service.scheduler import Scheduler
+from bot.service.supervisor import Backoff, Supervisor
 from bot.sources.poll import parse_pool
 from bot.store.leader import Leadership
 
@@ -74,9 +74,9 @@ def describe_adapters(settings: Settings) -> Iterator[str]:
 
 async def _start_platforms(
     core: Core, settings: Settings, publishers: dict[str, Publisher]
-) -> list[Callable[[], Coroutine[Any, Any, None]]]:
-    """Start Slack/Discord when configured; returns their runners."""
-    runners: list[Callable[[], Coroutine[Any, Any, None]]] = []
+) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
+    """Start Slack/Discord when configured; returns their named runners."""
+    runners: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
     if slack_configured(settings):
         from bot.chat.slack import SlackOptions, build_slack_app, run_slack
         from bot.chat.slack_render import SlackPublisher
@@ -88,7 +88,7 @@ async def _start_platforms(
         async def slack_runner() -> None:
             await run_slack(app, slack_options)
 
-        runners.append(slack_runner)
+        runners.append(("slack", slack_runner))
     if discord_configured(settings):
         from bot.chat.discord import DiscordOptions, build_discord_client, run_discord
         from bot.chat.discord_render import DiscordPublisher
@@ -100,7 +100,7 @@ async def _start_platforms(
         async def discord_runner() -> None:
             await run_discord(client, discord_options)
 
-        runners.append(discord_runner)
+        runners.append(("discord", discord_runner))
     return runners
 
 
@@ -110,6 +110,7 @@ async def run_bot(settings: Settings) -> None:
     core = await open_core(settings)
     leadership = Leadership(core.db.engine)
     scheduler: Scheduler | None = None
+    supervisor = Supervisor(Backoff(settings.chat.start_retry_s, settings.chat.start_retry_max_s))
     session = aiohttp.ClientSession()
     pool = parse_pool()  # workers start on the first feed that needs parsing
     try:
@@ -149,7 +150,8 @@ async def run_bot(settings: Settings) -> None:
         scheduler.every("leadership", 1.0, take_over, start_now=False)
         core.schedule_hooks.append(scheduler.channel_changed)
         scheduler.start()
-        tasks = [asyncio.create_task(r()) for r in runners]
+        for name, runner in runners:
+            supervisor.adapter(name, runner)
 
         async def catch_up() -> None:
             # After the adapters start: a resumed post may need a connected client.
@@ -160,17 +162,15 @@ async def run_bot(settings: Settings) -> None:
             except Exception:
                 log.exception("scheduler: catching up on digests failed")
 
-        tasks.append(asyncio.create_task(catch_up()))
+        supervisor.background("catch-up", catch_up())
         if runners:
             log.info("briefbot running; Ctrl-C to stop")
-            await asyncio.gather(*tasks)
+            await supervisor.wait()
         else:
             await run_repl(ConsoleHarness(core.router, settings.chat.console_channel))
-        for task in tasks:
-            task.cancel()
     finally:
-        if scheduler is not None:
-            scheduler.shutdown()
+        # Scheduler, then every task, then the adapters: all awaited before the store closes.
+        await supervisor.shutdown(scheduler)
         with suppress(Exception):
             await leadership.release()
         await session.close()
