@@ -47,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bot.chat.slack_client import DEFAULT_API_URL, check_token, configure, web_client
 from bot.chat.slack_render import SlackPublisher, render_briefing, render_text
 from bot.core.models import Briefing, IncomingCommand, Reply
+from bot.core.usage import SLACK, words
 from bot.errors import ConfigError
 from bot.store.urls import driver_url
 
@@ -240,7 +241,8 @@ class _Handlers:
         if reply.briefing is not None:
             await self._briefing(client, respond, channel, reply.briefing, reply.ephemeral)
         else:
-            await self._respond_all(respond, render_text(reply.text), ephemeral=reply.ephemeral)
+            text = words(reply.text, reply.say, SLACK)  # Slack's own command syntax
+            await self._respond_all(respond, render_text(text), ephemeral=reply.ephemeral)
 
     async def _briefing(
         self,

@@ -41,7 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     brief.add_argument("--max-stories", type=int, default=None)
 
     sub.add_parser("run", help="run the bot: scheduler plus chat adapters (or the terminal chat)")
-    sub.add_parser("check-config", help="validate the config and environment, then exit")
+    check = sub.add_parser("check-config", help="validate the config and environment, then exit")
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask Slack (auth.test) and Discord whether they accept the tokens",
+    )
 
     feeds = sub.add_parser("feeds", help="manage feeds")
     fsub = feeds.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
@@ -138,7 +143,7 @@ async def _run(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check_config(settings: Settings, _args: argparse.Namespace) -> int:
+async def _check_config(settings: Settings, args: argparse.Namespace) -> int:
     from bot.service.runtime import describe_adapters
 
     print(
@@ -146,6 +151,11 @@ async def _check_config(settings: Settings, _args: argparse.Namespace) -> int:
     )
     for line in describe_adapters(settings):
         print(line)
+    if getattr(args, "online", False):
+        from bot.cli.online import check_online
+
+        async for line in check_online(settings):
+            print(line)
     return 0
 
 

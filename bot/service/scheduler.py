@@ -184,10 +184,14 @@ class Scheduler:
         if self.aps.running:
             self.aps.shutdown(wait=False)
 
-    async def stop(self, limit_s: float = 10.0) -> None:
-        """Stop firing jobs, then cancel the running ones and wait until they are done."""
+    async def stop(self, grace_s: float = 0.0, limit_s: float = 10.0) -> None:
+        """Stop firing jobs; let running ones finish for ``grace_s`` seconds, then cancel
+        them and wait until they are done."""
         self.shutdown()
         running = [t for t in self._running if not t.done()]
+        if running and grace_s > 0:
+            await asyncio.wait(running, timeout=grace_s)
+            running = [t for t in running if not t.done()]
         for task in running:
             task.cancel()
         if running:

@@ -30,6 +30,8 @@ Runner = Callable[[], Awaitable[None]]
 
 #: How long one group of tasks may take to stop after it was cancelled.
 SETTLE_TIMEOUT_S = 10.0
+#: How long work that ends by itself (a scheduler job, the catch-up) may finish first.
+GRACE_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Backoff:
 
 
 class Stoppable(Protocol):
-    async def stop(self) -> None: ...
+    async def stop(self, grace_s: float = 0.0) -> None: ...
 
 
 async def keep_trying(name: str, runner: Runner, backoff: Backoff) -> None:
@@ -62,13 +64,21 @@ async def keep_trying(name: str, runner: Runner, backoff: Backoff) -> None:
             log.info("%s: starting again (attempt %d)", name, attempt + 1)
 
 
-async def settle(tasks: Sequence[asyncio.Task[Any]], limit_s: float = SETTLE_TIMEOUT_S) -> None:
-    """Cancel ``tasks`` and wait until each has finished (at most ``limit_s`` seconds).
+async def settle(
+    tasks: Sequence[asyncio.Task[Any]], limit_s: float = SETTLE_TIMEOUT_S, grace_s: float = 0.0
+) -> None:
+    """Let ``tasks`` finish for ``grace_s`` seconds, then cancel the rest and wait until
+    each has finished (at most ``limit_s`` seconds).
 
+    The grace matters for work in the middle of a database call: a cancelled aiosqlite
+    call keeps running in its thread and may finish after the loop has closed.
     Exceptions of the tasks are consumed (and logged when unexpected): this is the
     path out, the first failure has already been reported.
     """
     pending = [t for t in tasks if not t.done()]
+    if pending and grace_s > 0:
+        await asyncio.wait(pending, timeout=grace_s)
+        pending = [t for t in pending if not t.done()]
     for task in pending:
         task.cancel()
     if pending:
@@ -126,8 +136,8 @@ class Supervisor:
             return
         self._stopped = True
         if scheduler is not None:
-            await scheduler.stop()
-        await settle(self._background)
+            await scheduler.stop(GRACE_S)
+        await settle(self._background, grace_s=GRACE_S)
         await settle(self._adapters)
 
 
