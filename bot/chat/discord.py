@@ -9,8 +9,9 @@ member's resolved permissions and the core refuses management without it.
 Every handler defers first (the 3-second window) and answers with follow-ups (valid
 15 minutes). The first follow-up takes the defer's visibility, so the command is parsed
 before deferring: only a briefing defers publicly. Help and usage texts use Discord's
-own syntax (``DiscordSyntax``), and a stale or unknown command gets an ephemeral hint. An interaction that expired before we acknowledged it is logged and
-dropped; it must never take the client down. Only default intents are used.
+own syntax (``DiscordSyntax``), and a stale or unknown command gets an ephemeral hint.
+An interaction that expired before we acknowledged it is logged and dropped; it must
+never take the client down. Only default intents are used.
 """
 
 from __future__ import annotations
