@@ -1,0 +1,62 @@
+"""What `briefbot run` tells the operations server about itself (``/readyz``, ``/metrics``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from bot import metrics
+from bot.config import Settings
+from bot.service.core import Core
+from bot.store import stats
+from bot.store.leader import Leadership
+from bot.web.server import TOKEN_ENV, WebOptions, check_access
+
+log = logging.getLogger(__name__)
+
+PING_TIMEOUT_S = 3.0
+
+
+class ProcessProbes:
+    """Answers the web server's questions from the live core, leadership and adapters."""
+
+    def __init__(self, core: Core, leadership: Leadership) -> None:
+        self._core = core
+        self._leadership = leadership
+        #: adapter name -> None when connected, else what is wrong ("connecting", ...).
+        self.adapters: dict[str, str | None] = {}
+
+    async def database_problem(self) -> str | None:
+        try:
+            await asyncio.wait_for(stats.ping(self._core.db.engine), PING_TIMEOUT_S)
+        except TimeoutError:
+            return f"no answer within {PING_TIMEOUT_S:g} s"
+        except Exception as exc:
+            return f"{exc.__class__.__name__}"
+        return None
+
+    def scheduler_role(self) -> str:
+        return "leader" if self._leadership.is_leader else "follower"
+
+    def adapter_problems(self) -> dict[str, str | None]:
+        return dict(self.adapters)
+
+    async def refresh_gauges(self) -> None:
+        metrics.LEADER.set(1 if self._leadership.is_leader else 0)
+        try:
+            counts = await asyncio.wait_for(stats.counts(self._core.db.engine), PING_TIMEOUT_S)
+        except Exception:
+            log.warning("metrics: counting stored rows failed", exc_info=True)
+            return
+        metrics.ARTICLES.set(counts.articles)
+        metrics.STORIES.set(counts.stories)
+        metrics.FEEDS.set(counts.feeds)
+        metrics.OUTBOX_PENDING.set(counts.outbox_pending)
+
+
+def web_options(settings: Settings) -> WebOptions:
+    """The server's address and token; refuses a non-loopback bind without a token."""
+    token = os.environ.get(TOKEN_ENV) or None
+    check_access(settings.web.host, token)
+    return WebOptions(host=settings.web.host, port=settings.web.port, token=token)
