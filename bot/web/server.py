@@ -131,7 +131,7 @@ def build_app(
         form = await request.post()
         offered = str(form.get("token", ""))
         if token and offered and hmac.compare_digest(offered.encode(), token.encode()):
-            response = web.HTTPSeeOther("/")
+            response = web.Response(status=303, headers={"Location": "/"})
             response.set_cookie(COOKIE, offered, httponly=True, samesite="Strict")
             return response
         return web.Response(
