@@ -27,12 +27,13 @@ from bot.delivery.outbox import Outbox
 from bot.delivery.render_text import render_text
 from bot.errors import ConfigError
 from bot.service.core import Core, open_core
-from bot.service.ops import ProcessProbes, web_options
+from bot.service.ops import ProcessProbes, status_snapshot, web_options
 from bot.service.scheduler import Scheduler
 from bot.service.stop import run_until_stopped
 from bot.sources.poll import parse_pool
 from bot.store.leader import Leadership
 from bot.web.server import WebServer, build_app
+from bot.web.status import status_page
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,9 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
         probes = ProcessProbes(core, leadership)
         if settings.web.enabled:
             options = web_options(settings)
-            web_server = WebServer(build_app(probes, token=options.token), options)
+            page = status_page(status_snapshot(core))
+            app = build_app(probes, token=options.token, status_page=page)
+            web_server = WebServer(app, options)
             await web_server.start()
         tasks = [asyncio.create_task(r()) for r in runners]
         for name, configured in (("slack", slack_configured), ("discord", discord_configured)):
