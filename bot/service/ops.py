@@ -7,12 +7,11 @@ import logging
 import os
 from datetime import UTC, datetime
 
-from apscheduler.triggers.cron import CronTrigger
-
 from bot import metrics
 from bot.config import Settings
 from bot.core.schedule import describe
 from bot.service.core import Core
+from bot.service.local_cron import LocalCronTrigger
 from bot.store import stats
 from bot.store.leader import Leadership
 from bot.web.server import TOKEN_ENV, WebOptions, check_access
@@ -65,7 +64,7 @@ def next_digest(schedule: str | None, timezone: str, now: datetime) -> datetime 
     if not schedule:
         return None
     try:
-        trigger = CronTrigger.from_crontab(schedule, timezone=timezone)
+        trigger = LocalCronTrigger(schedule, timezone)
     except ValueError:
         return None
     fire: datetime | None = trigger.get_next_fire_time(None, now)
