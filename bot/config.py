@@ -29,6 +29,7 @@ class BotSection:
     timezone: str = "UTC"
     database_url: str = "sqlite:///./briefbot.db"
     log_level: str = "INFO"
+    log_format: str = "text"
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,13 @@ class LLMSection:
 
 
 @dataclass(frozen=True)
+class WebSection:
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
 class Settings:
     bot: BotSection = field(default_factory=BotSection)
     sources: SourcesSection = field(default_factory=SourcesSection)
@@ -116,6 +124,7 @@ class Settings:
     discord: DiscordSection = field(default_factory=DiscordSection)
     llm: LLMSection = field(default_factory=LLMSection)
     webhooks: WebhooksSection = field(default_factory=WebhooksSection)
+    web: WebSection = field(default_factory=WebSection)
     base_dir: Path = field(default_factory=Path.cwd)
 
     @property
@@ -207,6 +216,11 @@ def validate(settings: Settings) -> Settings:
         settings.bot.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
         f"[bot] log_level must be DEBUG, INFO, WARNING or ERROR, got {settings.bot.log_level!r}",
     )
+    _require(
+        settings.bot.log_format in {"text", "json"},
+        f'[bot] log_format must be "text" or "json", got {settings.bot.log_format!r}',
+    )
+    _require(0 <= settings.web.port <= 65535, "[web] port must be 0..65535 (0: any free port)")
     b = settings.briefing
     _require(1 <= b.max_stories <= 25, f"[briefing] max_stories must be 1..25, got {b.max_stories}")
     _require(

@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
         "-c", "--config", type=Path, help="TOML config (default: ./briefbot.toml if present)"
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=None,
+        help="log lines as text or one JSON object per line (default: [bot] log_format)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     brief = sub.add_parser("brief", help="print one briefing and exit")
@@ -40,7 +46,21 @@ def _parser() -> argparse.ArgumentParser:
     brief.add_argument("--format", choices=FORMATS, default="text")
     brief.add_argument("--max-stories", type=int, default=None)
 
-    sub.add_parser("run", help="run the bot: scheduler plus chat adapters (or the terminal chat)")
+    run = sub.add_parser(
+        "run", help="run the bot: scheduler plus chat adapters (or the terminal chat)"
+    )
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--no-console",
+        action="store_true",
+        help="service mode: no terminal chat; run until SIGTERM/SIGINT "
+        "(the default when stdin is not a terminal, as under systemd or docker)",
+    )
+    mode.add_argument(
+        "--console",
+        action="store_true",
+        help="the terminal chat even when stdin is not a terminal (when no tokens are set)",
+    )
     check = sub.add_parser("check-config", help="validate the config and environment, then exit")
     check.add_argument(
         "--online",
@@ -73,24 +93,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(verbose: int, settings: Settings | None, quiet: bool) -> None:
+def _setup_logging(
+    verbose: int, settings: Settings | None, quiet: bool, log_format: str | None = None
+) -> None:
+    from bot.service import logs
+
     level = logging.WARNING if quiet else logging.INFO
     if settings is not None and not quiet:
         level = getattr(logging, settings.bot.log_level.upper(), logging.INFO)
     if verbose:
         level = logging.DEBUG if verbose > 1 else logging.INFO
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    for noisy in (
-        "aiosqlite",
-        "alembic",
-        "apscheduler",
-        "trafilatura",
-        "htmldate",
-        "charset_normalizer",
-    ):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    fmt = log_format or (settings.bot.log_format if settings is not None else "text")
+    hooks = tuple(settings.webhooks.url_envs) if settings is not None else ()
+    logs.setup(level, fmt, webhook_envs=hooks)
 
 
 async def _brief(settings: Settings, args: argparse.Namespace) -> int:
@@ -136,10 +151,18 @@ async def _brief(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run(settings: Settings, _args: argparse.Namespace) -> int:
+def _console_wanted(args: argparse.Namespace) -> bool:
+    """The terminal chat needs a terminal: with stdin from /dev/null (systemd, docker,
+    nohup) `run` is a service that waits for SIGTERM instead of reading EOF and exiting."""
+    if getattr(args, "no_console", False):
+        return False
+    return bool(getattr(args, "console", False)) or sys.stdin.isatty()
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.service.runtime import run_bot
 
-    await run_bot(settings)
+    await run_bot(settings, console=_console_wanted(args))
     return 0
 
 
@@ -200,15 +223,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
     quiet = command in {"brief", "feeds", "check-config", "discord"}
-    if command == "run" and not args.verbose and _terminal_chat():
+    if command == "run" and not args.verbose and _terminal_chat() and _console_wanted(args):
         quiet = True  # the terminal is the chat: only warnings between the answers
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
-        _setup_logging(args.verbose, None, quiet)
+        _setup_logging(args.verbose, None, quiet, args.log_format)
         print(f"briefbot: {exc}", file=sys.stderr)
         return 2
-    _setup_logging(args.verbose, settings, quiet)
+    _setup_logging(args.verbose, settings, quiet, args.log_format)
     try:
         return asyncio.run(COMMANDS[command](settings, args))
     except KeyboardInterrupt:

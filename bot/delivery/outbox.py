@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot import metrics
+from bot.core import logcontext
 from bot.core.models import Briefing, ChannelRef
 from bot.core.ports import Publisher
 from bot.errors import DeliveryError
@@ -73,12 +75,20 @@ class Outbox:
     async def _send(
         self, ref: ChannelRef, delivery_id: int, channel_id: int, slot: str, publisher: Publisher
     ) -> DeliveryResult:
+        key = self.key(ref, slot)
+        with logcontext.bind(platform=ref.platform, channel=ref.channel, delivery_key=key):
+            return await self._send_logged(ref, delivery_id, channel_id, slot, publisher)
+
+    async def _send_logged(
+        self, ref: ChannelRef, delivery_id: int, channel_id: int, slot: str, publisher: Publisher
+    ) -> DeliveryResult:
         seen = await self._db.deliveries.delivered_story_ids(channel_id)
         briefing = await self._briefing_for(ref, seen)
         story_ids = [i.story_id for i in briefing.items if i.story_id is not None]
         if not briefing.items:
             await self._db.deliveries.mark_sent(delivery_id, [], [])
             log.info("outbox: nothing new for channel=%s slot=%s", ref.channel, slot)
+            metrics.DIGESTS.labels(status="empty").inc()
             return DeliveryResult("empty")
         error = ""
         for attempt in range(1, self._max_attempts + 1):
@@ -105,9 +115,11 @@ class Outbox:
             log.info(
                 "outbox: sent %d message(s) to channel=%s slot=%s", len(ids), ref.channel, slot
             )
+            metrics.DIGESTS.labels(status="sent").inc()
             return DeliveryResult("sent", tuple(ids))
         await self._db.deliveries.mark_failed(delivery_id, error, retry=False)
         log.error("outbox: giving up on channel=%s slot=%s: %s", ref.channel, slot, error)
+        metrics.DIGESTS.labels(status="failed").inc()
         return DeliveryResult("failed", error=error)
 
     async def resume(self, refs: Mapping[int, ChannelRef]) -> list[DeliveryResult]:

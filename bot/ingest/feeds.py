@@ -17,7 +17,9 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot import metrics
 from bot.config import Settings
+from bot.core import logcontext
 from bot.core.models import ArticleDraft
 from bot.ingest.pipeline import IngestStats, Pipeline, content_hash
 from bot.sources.extract import FullTextExtractor
@@ -109,7 +111,8 @@ class FeedIngest:
         ):
             state = by_url[result.url]
             try:
-                await self._store(state, result, report, backfill)
+                with logcontext.bind(feed_id=state.id):
+                    await self._store(state, result, report, backfill)
             except Exception as exc:  # one feed's trouble never ends the cycle
                 log.exception("ingest: feed_url=%s failed to store", state.url)
                 report.errors.append((state.url, f"store: {exc.__class__.__name__}"))
@@ -126,6 +129,7 @@ class FeedIngest:
         self, state: FeedState, result: PollResult, report: CycleReport, backfill: int | None
     ) -> None:
         report.outcomes[result.outcome.value] = report.outcomes.get(result.outcome.value, 0) + 1
+        metrics.FEEDS_POLLED.labels(outcome=result.outcome.value).inc()
         if result.last_error:
             report.errors.append((state.url, result.last_error))
         updates = result.state_updates()

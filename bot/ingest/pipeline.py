@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
+from bot import metrics
 from bot.core.models import Article, ArticleDraft
 from bot.core.ports import SaveOutcome, Summarizer
 from bot.errors import SummarizeError
@@ -198,6 +199,8 @@ class Pipeline:
             await self._group([(w.article_id, w.draft, w.summary) for w in new])
             for story_id in {w.story_id for w in updated if w.story_id is not None}:
                 await self._refresh_story(story_id)
+        for result in ("new", "updated", "unchanged"):
+            metrics.ITEMS_INGESTED.labels(result=result).inc(getattr(stats, result))
         return stats
 
     def _group_all(self, items: Sequence[tuple[int, ArticleDraft, str]]) -> list[int]:

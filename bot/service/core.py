@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot import metrics
 from bot.config import Settings
+from bot.core import logcontext
 from bot.core.briefing import BriefingOptions, BriefingService
 from bot.core.commands import CommandRouter, ScheduleHook
-from bot.core.models import Briefing, ChannelRef, ChannelSettings
+from bot.core.models import Briefing, ChannelRef, ChannelSettings, IncomingCommand, Reply
 from bot.errors import CommandError, ConfigError
 from bot.ingest.feeds import FeedIngest
 from bot.ingest.pipeline import IngestStats, Pipeline
@@ -41,6 +44,19 @@ class SeedReport:
     def __str__(self) -> str:
         skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
         return f"seeds: {self.files} files, {self.stats}{skipped}"
+
+
+class MeasuredRouter(CommandRouter):
+    """Times every command for ``/metrics``; the core's router stays metrics-free."""
+
+    async def dispatch(self, cmd: IncomingCommand) -> Reply:
+        started = time.perf_counter()
+        try:
+            with logcontext.bind(platform=cmd.platform, channel=cmd.channel):
+                return await super().dispatch(cmd)
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.COMMAND_SECONDS.labels(platform=cmd.platform).observe(elapsed)
 
 
 @dataclass
@@ -201,7 +217,7 @@ async def open_core(
         for hook in hooks:
             await hook(channel)
 
-    router = CommandRouter(
+    router = MeasuredRouter(
         briefings,
         db.channels,
         subscriptions,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import suppress
@@ -25,10 +26,14 @@ from bot.delivery.outbox import Outbox
 from bot.delivery.render_text import render_text
 from bot.errors import ConfigError
 from bot.service.core import Core, open_core
+from bot.service.ops import ProcessProbes, status_snapshot, web_options
 from bot.service.scheduler import Scheduler
+from bot.service.stop import run_until_stopped
 from bot.service.supervisor import Backoff, Supervisor
 from bot.sources.poll import parse_pool
 from bot.store.leader import Leadership
+from bot.web.server import WebServer, build_app
+from bot.web.status import status_page
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,10 @@ def describe_adapters(settings: Settings) -> Iterator[str]:
         yield f"webhook: {name} ({settings.webhooks.schedule} {settings.webhooks.timezone})"
     if not slack_configured(settings) and not discord_configured(settings):
         yield "chat: terminal (no SLACK_BOT_TOKEN or DISCORD_TOKEN set)"
+    if settings.web.enabled:
+        web = web_options(settings)
+        guarded = ", token required" if web.token else ""
+        yield f"web: http://{web.host}:{web.port}/{guarded}"
 
 
 async def _start_platforms(
@@ -104,13 +113,15 @@ async def _start_platforms(
     return runners
 
 
-async def run_bot(settings: Settings) -> None:
+async def run_bot(settings: Settings, *, console: bool = True) -> None:
+    """Run until the adapters end, the terminal chat ends, or SIGTERM/SIGINT (service mode)."""
     # Fail on missing secrets before opening anything.
     list(describe_adapters(settings))
     core = await open_core(settings)
     leadership = Leadership(core.db.engine)
     scheduler: Scheduler | None = None
     supervisor = Supervisor(Backoff(settings.chat.start_retry_s, settings.chat.start_retry_max_s))
+    web_server: WebServer | None = None
     session = aiohttp.ClientSession()
     pool = parse_pool()  # workers start on the first feed that needs parsing
     try:
@@ -150,8 +161,17 @@ async def run_bot(settings: Settings) -> None:
         scheduler.every("leadership", 1.0, take_over, start_now=False)
         core.schedule_hooks.append(scheduler.channel_changed)
         scheduler.start()
+        probes = ProcessProbes(core, leadership)
+        if settings.web.enabled:
+            options = web_options(settings)
+            page = status_page(status_snapshot(core))
+            app = build_app(probes, token=options.token, status_page=page)
+            web_server = WebServer(app, options)
+            await web_server.start()
         for name, runner in runners:
-            supervisor.adapter(name, runner)
+            probes.adapters[name] = "starting"
+            # /readyz names an adapter that is down while the supervisor retries it.
+            supervisor.adapter(name, runner, on_problem=probes.adapters.__setitem__)
 
         async def catch_up() -> None:
             # After the adapters start: a resumed post may need a connected client.
@@ -165,12 +185,18 @@ async def run_bot(settings: Settings) -> None:
         supervisor.background("catch-up", catch_up())
         if runners:
             log.info("briefbot running; Ctrl-C to stop")
-            await supervisor.wait()
+            await run_until_stopped(supervisor.wait(), signals=(signal.SIGTERM,))
+        elif console:
+            repl = run_repl(ConsoleHarness(core.router, settings.chat.console_channel))
+            await run_until_stopped(repl, signals=(signal.SIGTERM,))
         else:
-            await run_repl(ConsoleHarness(core.router, settings.chat.console_channel))
+            log.info("briefbot running as a service (no terminal chat); SIGTERM or Ctrl-C stops it")
+            await run_until_stopped(None, signals=(signal.SIGTERM, signal.SIGINT))
     finally:
         # Scheduler, then every task, then the adapters: all awaited before the store closes.
         await supervisor.shutdown(scheduler)
+        if web_server is not None:
+            await web_server.stop()
         with suppress(Exception):
             await leadership.release()
         await session.close()

@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core.models import ChannelRef, ChannelSettings
 from bot.delivery.outbox import Outbox, slot_for
 from bot.errors import BriefbotError
+from bot.service.local_cron import LocalCronTrigger
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +33,15 @@ def digest_job_id(ref: ChannelRef) -> str:
     return f"digest:{ref.platform}:{ref.workspace}:{ref.channel}"
 
 
-def cron_trigger(settings: ChannelSettings) -> CronTrigger:
+def cron_trigger(settings: ChannelSettings) -> LocalCronTrigger:
     assert settings.schedule is not None
     try:
-        return CronTrigger.from_crontab(settings.schedule, timezone=settings.timezone)
+        return LocalCronTrigger(settings.schedule, settings.timezone)
     except ValueError as exc:
         raise BriefbotError(f"scheduler: bad schedule {settings.schedule!r}: {exc}") from exc
 
 
-def last_fire_time(trigger: CronTrigger, now: datetime, grace: timedelta) -> datetime | None:
+def last_fire_time(trigger: LocalCronTrigger, now: datetime, grace: timedelta) -> datetime | None:
     """The latest planned run in (now - grace, now], if any."""
     fire: datetime | None = trigger.get_next_fire_time(None, now - grace)
     latest = None
@@ -155,7 +155,7 @@ class Scheduler:
 
     async def _run_digest(self, ref: ChannelRef, schedule: str, timezone: str) -> None:
         assert self._outbox is not None
-        trigger = CronTrigger.from_crontab(schedule, timezone=timezone)
+        trigger = LocalCronTrigger(schedule, timezone)
         fire = last_fire_time(trigger, self._clock(), DIGEST_GRACE) or self._clock()
         self._track()
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,19 +50,46 @@ class Stoppable(Protocol):
     async def stop(self, grace_s: float = 0.0) -> None: ...
 
 
-async def keep_trying(name: str, runner: Runner, backoff: Backoff) -> None:
-    """Run ``runner``; while it fails with ``Unavailable``, wait and run it again."""
+ProblemHook = Callable[[str, "str | None"], None]
+
+#: An attempt that has run this long without failing counts as started (for /readyz).
+STARTED_AFTER_S = 1.0
+
+
+async def keep_trying(
+    name: str, runner: Runner, backoff: Backoff, on_problem: ProblemHook | None = None
+) -> None:
+    """Run ``runner``; while it fails with ``Unavailable``, wait and run it again.
+
+    ``on_problem(name, text)`` reports the adapter's state: what is wrong while it
+    retries, None once an attempt has run ``STARTED_AFTER_S`` without failing.
+    """
+
+    def report(problem: str | None) -> None:
+        if on_problem is not None:
+            on_problem(name, problem)
+
     attempt = 0
     while True:
+        attempt_task = asyncio.ensure_future(runner())
         try:
-            await runner()
+            done, _ = await asyncio.wait({attempt_task}, timeout=STARTED_AFTER_S)
+            if not done:
+                report(None)
+            await attempt_task
             return
         except Unavailable as exc:
             attempt += 1
             delay = backoff.delay(attempt)
+            report(f"unavailable, retrying: {exc}")
             log.warning("%s (attempt %d); retrying in %.1f s", exc, attempt, delay)
             await asyncio.sleep(delay)
             log.info("%s: starting again (attempt %d)", name, attempt + 1)
+        finally:
+            if not attempt_task.done():
+                attempt_task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await attempt_task
 
 
 async def settle(
@@ -101,9 +129,11 @@ class Supervisor:
         self._background: list[asyncio.Task[None]] = []
         self._stopped = False
 
-    def adapter(self, name: str, runner: Runner) -> asyncio.Task[None]:
+    def adapter(
+        self, name: str, runner: Runner, on_problem: ProblemHook | None = None
+    ) -> asyncio.Task[None]:
         """Start a chat adapter (retried with backoff while its platform is unavailable)."""
-        task = asyncio.create_task(keep_trying(name, runner, self._backoff), name=name)
+        task = asyncio.create_task(keep_trying(name, runner, self._backoff, on_problem), name=name)
         self._adapters.append(task)
         return task
 

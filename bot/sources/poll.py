@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot import metrics
 from bot.core.models import ArticleDraft
 from bot.errors import FetchError, ParseError
 from bot.sources.fetch import Fetcher, FetchResult, Kind, classify_exception
@@ -154,12 +156,15 @@ class Poller:
     async def poll(self, state: PollState, *, now: datetime | None = None) -> PollResult:
         """Fetch and parse one feed. Never raises for the feed's own failures."""
         now = now or datetime.now(UTC)
+        started = time.perf_counter()
         try:
             fetched = await self.fetcher.fetch(
                 state.url, etag=state.etag, last_modified=state.last_modified
             )
         except FetchError as exc:
+            metrics.FETCH_SECONDS.observe(time.perf_counter() - started)
             return self._failed(state, exc, now)
+        metrics.FETCH_SECONDS.observe(time.perf_counter() - started)
         new_url = fetched.permanent_url
         if fetched.not_modified:
             return self._ok(state, fetched, Outcome.NOT_MODIFIED, state.body_hash, now, new_url)
@@ -167,6 +172,7 @@ class Poller:
         if digest == state.body_hash:
             return self._ok(state, fetched, Outcome.UNCHANGED, digest, now, new_url)
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         try:
             parsed = await loop.run_in_executor(
                 self.executor,
@@ -185,6 +191,7 @@ class Poller:
             log.exception("poll: feed_url=%s parser crashed", state.url)
             message = f"fetch: {state.url}: parse failed ({type(exc).__name__}: {exc})"
             return self._failed(state, FetchError(message, Kind.NOT_A_FEED.value), now)
+        metrics.PARSE_SECONDS.observe(time.perf_counter() - started)
         if parsed.bozo:
             log.info("poll: feed_url=%s parsed with warnings: %s", state.url, parsed.bozo)
         result = self._ok(state, fetched, Outcome.PARSED, digest, now, new_url, parsed)
@@ -270,6 +277,7 @@ class Poller:
             if error.retry_after is not None:
                 delay = max(delay, min(self.policy.max_backoff_s, int(error.retry_after)))
             next_at = now + timedelta(seconds=delay)
+        metrics.FEED_FAILURES.labels(kind=error.kind).inc()
         log.warning(
             "poll: feed_url=%s kind=%s failures=%d: %s", state.url, error.kind, failures, error
         )

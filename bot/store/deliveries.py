@@ -22,6 +22,7 @@ class Delivery:
     attempts: int
     message_ids: tuple[str, ...]
     last_error: str | None
+    updated_at: datetime | None = None
 
 
 def _delivery(row: object) -> Delivery:
@@ -33,6 +34,7 @@ def _delivery(row: object) -> Delivery:
         attempts=row.attempts,  # type: ignore[attr-defined]
         message_ids=tuple(json.loads(row.message_ids)),  # type: ignore[attr-defined]
         last_error=row.last_error,  # type: ignore[attr-defined]
+        updated_at=row.updated_at,  # type: ignore[attr-defined]
     )
 
 
@@ -75,6 +77,17 @@ class DeliveryRepo:
                 )
             ).first()
         return None if row is None else _delivery(row)
+
+    async def recent(self, channel_id: int, limit: int = 5) -> list[Delivery]:
+        """The channel's latest deliveries, newest first (the status page)."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(deliveries)
+                .where(deliveries.c.channel_id == channel_id)
+                .order_by(deliveries.c.id.desc())
+                .limit(limit)
+            )
+            return [_delivery(r) for r in rows]
 
     async def unfinished(self) -> list[Delivery]:
         """Pending and failed-but-retryable deliveries, e.g. after a crash."""

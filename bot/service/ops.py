@@ -1,0 +1,124 @@
+"""What `briefbot run` tells the operations server about itself (``/readyz``, ``/metrics``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from datetime import UTC, datetime
+
+from bot import metrics
+from bot.config import Settings
+from bot.core.schedule import describe
+from bot.service.core import Core
+from bot.service.local_cron import LocalCronTrigger
+from bot.store import stats
+from bot.store.leader import Leadership
+from bot.web.server import TOKEN_ENV, WebOptions, check_access
+from bot.web.status import ChannelRow, DeliveryRow, Snapshot, StatusSnapshot
+
+log = logging.getLogger(__name__)
+
+PING_TIMEOUT_S = 3.0
+
+
+class ProcessProbes:
+    """Answers the web server's questions from the live core, leadership and adapters."""
+
+    def __init__(self, core: Core, leadership: Leadership) -> None:
+        self._core = core
+        self._leadership = leadership
+        #: adapter name -> None when connected, else what is wrong ("connecting", ...).
+        self.adapters: dict[str, str | None] = {}
+
+    async def database_problem(self) -> str | None:
+        try:
+            await asyncio.wait_for(stats.ping(self._core.db.engine), PING_TIMEOUT_S)
+        except TimeoutError:
+            return f"no answer within {PING_TIMEOUT_S:g} s"
+        except Exception as exc:
+            return f"{exc.__class__.__name__}"
+        return None
+
+    def scheduler_role(self) -> str:
+        return "leader" if self._leadership.is_leader else "follower"
+
+    def adapter_problems(self) -> dict[str, str | None]:
+        return dict(self.adapters)
+
+    async def refresh_gauges(self) -> None:
+        metrics.LEADER.set(1 if self._leadership.is_leader else 0)
+        try:
+            counts = await asyncio.wait_for(stats.counts(self._core.db.engine), PING_TIMEOUT_S)
+        except Exception:
+            log.warning("metrics: counting stored rows failed", exc_info=True)
+            return
+        metrics.ARTICLES.set(counts.articles)
+        metrics.STORIES.set(counts.stories)
+        metrics.FEEDS.set(counts.feeds)
+        metrics.OUTBOX_PENDING.set(counts.outbox_pending)
+
+
+def next_digest(schedule: str | None, timezone: str, now: datetime) -> datetime | None:
+    """The next planned digest, in the channel's own time zone."""
+    if not schedule:
+        return None
+    try:
+        trigger = LocalCronTrigger(schedule, timezone)
+    except ValueError:
+        return None
+    fire: datetime | None = trigger.get_next_fire_time(None, now)
+    return fire
+
+
+def status_snapshot(core: Core) -> Snapshot:
+    """What the status page shows, read from the store at each request."""
+
+    async def snapshot(channel_id: int | None, topic: str) -> StatusSnapshot:
+        now = datetime.now(UTC)
+        refs = await core.db.channels.refs_by_id()
+        rows = []
+        for row_id, channel_ref in sorted(refs.items()):
+            settings = await core.db.channels.channel(channel_ref)
+            recent = await core.db.deliveries.recent(row_id)
+            rows.append(
+                ChannelRow(
+                    id=row_id,
+                    name=f"{channel_ref.platform}: {channel_ref.channel}",
+                    schedule=describe(settings.schedule) if settings.schedule else None,
+                    timezone=settings.timezone,
+                    next_digest=next_digest(settings.schedule, settings.timezone, now),
+                    deliveries=tuple(
+                        DeliveryRow(d.slot_key, d.status, d.updated_at, d.last_error)
+                        for d in recent
+                    ),
+                )
+            )
+        ref = refs.get(channel_id) if channel_id is not None else None
+        if ref is not None:
+            preview = await core.briefing_for(ref)
+            title = f"Next digest for {ref.platform}: {ref.channel}"
+        else:
+            preview = await core.briefings.compose(topic=topic)
+            title = f"/briefing {topic}" if topic else "/briefing"
+        if ref is not None and topic:
+            preview = await core.briefings.compose(topic=topic, timezone=preview.timezone)
+            title = f"/briefing {topic} in {ref.platform}: {ref.channel}"
+        return StatusSnapshot(
+            generated_at=now,
+            feeds=tuple(await core.db.feeds.health()),
+            channels=tuple(rows),
+            preview=preview,
+            preview_title=title,
+            preview_channel=channel_id if ref is not None else None,
+            topic=topic,
+        )
+
+    return snapshot
+
+
+def web_options(settings: Settings) -> WebOptions:
+    """The server's address and token; refuses a non-loopback bind without a token."""
+    token = os.environ.get(TOKEN_ENV) or None
+    check_access(settings.web.host, token)
+    return WebOptions(host=settings.web.host, port=settings.web.port, token=token)
