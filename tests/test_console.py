@@ -17,6 +17,7 @@ import pytest
 from bot.chat.console import ConsoleHarness
 from bot.config import test_settings
 from bot.service.core import Core, open_core
+from tests.support import bot_env
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = next((REPO / "seeds").glob("*.txt"))
@@ -112,15 +113,16 @@ def _run_bot(tmp_path: Path) -> subprocess.Popen[str]:
         f'[bot]\ndatabase_url = "sqlite:///{tmp_path / "bot.db"}"\n'
         f'[sources]\nseeds_dir = "{folder}"\n'
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    # stdin is a pipe, not a terminal: --console asks for the terminal chat anyway
+    # (without it, `run` is a service; see tests/web/test_service_process.py).
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "--config", str(config), "run"],
+        [sys.executable, "-m", "bot", "--config", str(config), "run", "--console"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
-        env=env,
+        env=bot_env(),
     )
 
 
