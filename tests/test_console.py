@@ -113,16 +113,16 @@ def _run_bot(tmp_path: Path) -> subprocess.Popen[str]:
         f'[bot]\ndatabase_url = "sqlite:///{tmp_path / "bot.db"}"\n'
         f'[sources]\nseeds_dir = "{folder}"\n'
     )
-    env = bot_env()  # this checkout's bot, no chat tokens
+    # stdin is a pipe, not a terminal: --console asks for the terminal chat anyway
+    # (without it, `run` is a service; see tests/web/test_service_process.py).
     return subprocess.Popen(
-        # --console: stdin is a pipe here, which alone would mean service mode
         [sys.executable, "-m", "bot", "--config", str(config), "run", "--console"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
-        env=env,
+        env=bot_env(),
     )
 
 
