@@ -90,13 +90,14 @@ async def test_a_failed_delivery_is_listed_with_its_reason(
     base, posts = hooks
     code, _out, err = await _cli(tmp_path, base, "deliver-now", "webhook:HOOK_GONE")
     assert code == 1
-    assert "failed" in err
+    assert ": dead, 0 message(s): webhook:" in err
+    assert "schedule is paused" in err
     assert posts == []
     code, out, err = await _cli(tmp_path, base, "deliveries", "--failed", "--format", "json")
     assert code == 0, err
     (row,) = json.loads(out)
     assert row["channel"] == "webhook:HOOK_GONE"
-    assert row["status"] in {"failed", "dead"}
+    assert row["status"] == "dead"
     assert "404" in row["error"]
     assert "api/webhooks/2/gone" not in out  # the webhook URL is a secret
     code, out, _ = await _cli(
@@ -122,3 +123,18 @@ async def test_schedules_show_the_next_digest_in_the_channel_zone(
     assert news["timezone"] == "Europe/Berlin"
     assert news["next_digest"].endswith(("+01:00", "+02:00"))
     assert "T08:00:00" in news["next_digest"]
+    assert news["paused"] is None
+
+
+async def test_a_dead_channel_is_paused_and_skipped_by_the_schedule(
+    tmp_path: Path, hooks: tuple[str, list[dict[str, Any]]]
+) -> None:
+    base, _ = hooks
+    await _cli(tmp_path, base, "deliver-now", "webhook:HOOK_GONE")
+    code, out, err = await _cli(tmp_path, base, "schedules", "--format", "json")
+    assert code == 0, err
+    gone = {e["channel"]: e for e in json.loads(out)}["webhook:HOOK_GONE"]
+    assert "HTTP 404" in gone["paused"]
+    assert gone["next_digest"] is None
+    code, out, _ = await _cli(tmp_path, base, "schedules")
+    assert "webhook:HOOK_GONE: weekdays at 08:00 Europe/Berlin — PAUSED: webhook:" in out

@@ -102,20 +102,22 @@ async def deliveries_command(settings: Settings, args: argparse.Namespace) -> in
 
 async def schedules_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.service.core import open_core
-    from bot.service.ops import next_digest
+    from bot.service.local_cron import next_digest
 
     core = await open_core(settings)
     try:
         refs = await core.db.channels.refs_by_id()
         by_ref = {ref: i for i, ref in refs.items()}
-        scheduled = await core.db.channels.scheduled()
+        scheduled = await core.db.channels.scheduled(include_paused=True)
     finally:
         await core.close()
     now = datetime.now(UTC)
     entries = []
     for channel in scheduled:
         assert channel.schedule is not None
-        upcoming = next_digest(channel.schedule, channel.timezone, now)
+        upcoming = (
+            None if channel.paused_reason else next_digest(channel.schedule, channel.timezone, now)
+        )
         entries.append(
             {
                 "id": by_ref.get(channel.ref),
@@ -123,7 +125,10 @@ async def schedules_command(settings: Settings, args: argparse.Namespace) -> int
                 "schedule": describe(channel.schedule),
                 "cron": channel.schedule,
                 "timezone": channel.timezone,
-                "next_digest": upcoming.isoformat() if upcoming else None,
+                "next_digest": None
+                if channel.paused_reason or not upcoming
+                else upcoming.isoformat(),
+                "paused": channel.paused_reason,
             }
         )
     if args.format == "json":
@@ -133,7 +138,8 @@ async def schedules_command(settings: Settings, args: argparse.Namespace) -> int
         print("no channel has a digest schedule (set one with /briefing schedule …)")
         return 0
     for e in entries:
-        print(f"{e['channel']}: {e['schedule']} {e['timezone']} — next {e['next_digest']}")
+        when = f"PAUSED: {e['paused']}" if e["paused"] else f"next {e['next_digest']}"
+        print(f"{e['channel']}: {e['schedule']} {e['timezone']} — {when}")
     return 0
 
 
@@ -184,13 +190,19 @@ async def deliver_now_command(settings: Settings, args: argparse.Namespace) -> i
 
             outbox = Outbox(core.db, {ref.platform: publisher}, briefing_for, max_attempts=3)
             slot = "manual-" + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            result = await outbox.deliver(ref, slot)
+            result = await outbox.deliver(ref, slot, manual=True)
     finally:
         await core.close()
     detail = f": {result.error}" if result.error else ""
     print(
         f"deliver-now: {_ref_text(ref)} slot {slot}: {result.status}, "
         f"{len(result.message_ids)} message(s){detail}",
-        file=sys.stderr if result.status == "failed" else sys.stdout,
+        file=sys.stderr if result.status in {"failed", "dead"} else sys.stdout,
     )
-    return 1 if result.status == "failed" else 0
+    if result.status == "dead":
+        print(
+            "deliver-now: the channel's schedule is paused; fix access, then set the "
+            "schedule again (/briefing schedule …)",
+            file=sys.stderr,
+        )
+    return 1 if result.status in {"failed", "dead"} else 0

@@ -42,9 +42,12 @@ Channel settings (admins):
 • `/briefing subscribe <feed url>` · `/briefing unsubscribe <url or id>` · `/briefing feeds`
 • `/briefing topics add <words>` · `/briefing topics remove <words>` (a `-word` excludes)
 • `/briefing schedule <when> [time zone]` — e.g. {examples}
-• `/briefing schedule off` · `/briefing settings`"""
+• `/briefing schedule off` · `/briefing settings`
+• `/briefing status` — the last digests, the next one, and failing feeds"""
 
 ScheduleHook = Callable[[ChannelSettings], Awaitable[None]]
+#: The answer to `/briefing status` for a channel (composed where the store is known).
+StatusHook = Callable[[ChannelRef], Awaitable[str]]
 
 
 def parse_window(text: str) -> timedelta:
@@ -95,7 +98,9 @@ class CommandRouter:
         *,
         default_window: timedelta = timedelta(hours=24),
         on_schedule_change: ScheduleHook | None = None,
+        status: StatusHook | None = None,
     ) -> None:
+        self._status = status
         self._briefings = briefings
         self._channels = channels
         self._feeds = feeds
@@ -127,6 +132,8 @@ class CommandRouter:
         if verb in {"help", "?", "-h", "--help"}:
             return Reply(text=self.help_text(), ephemeral=True)
         ref = ChannelRef(cmd.platform, cmd.channel, cmd.workspace)
+        if verb == "status" and not rest and self._status is not None:
+            return Reply(text=await self._status(ref), ephemeral=True)
         if verb in MANAGEMENT:
             if not cmd.can_manage:
                 raise CommandError(

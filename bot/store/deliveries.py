@@ -157,13 +157,17 @@ class DeliveryRepo:
             if fresh:
                 await conn.execute(insert(delivered_stories), fresh)
 
-    async def mark_failed(self, delivery_id: int, error: str, retry: bool) -> None:
+    async def mark_failed(
+        self, delivery_id: int, error: str, retry: bool, *, dead: bool = False
+    ) -> None:
+        """``dead``: the channel can never take it (gone, bot removed, token revoked)."""
+        status = "dead" if dead else "retry" if retry else "failed"
         async with self._engine.begin() as conn:
             await conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == delivery_id)
                 .values(
-                    status="retry" if retry else "failed",
+                    status=status,
                     last_error=error[:500],
                     updated_at=datetime.now(UTC),
                 )
