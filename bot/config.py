@@ -64,6 +64,9 @@ class BriefingSection:
 class ChatSection:
     admin_user_ids: list[str] = field(default_factory=list)
     console_channel: str = "console"
+    # An adapter that cannot reach its platform at start retries with backoff.
+    start_retry_s: float = 5.0
+    start_retry_max_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class SlackSection:
     mode: str = "socket"
     host: str = "0.0.0.0"
     port: int = 3000
+    api_url: str = "https://slack.com/api/"
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,9 @@ class DiscordSection:
     guild_ids: list[str] = field(default_factory=list)
     shard_count: int = 0
     shard_ids: list[int] = field(default_factory=list)
+    # Test-only: point discord.py at a loopback fake (empty = the real Discord).
+    api_base: str = ""
+    gateway_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -251,6 +258,16 @@ def validate(settings: Settings) -> Settings:
         f'[slack] mode must be "socket" or "http", got {settings.slack.mode!r}',
     )
     _require(1 <= settings.slack.port <= 65535, "[slack] port must be 1..65535")
+    _require(
+        settings.slack.api_url.startswith(("https://", "http://"))
+        and settings.slack.api_url.endswith("/"),
+        f"[slack] api_url must be an http(s) URL ending in /, got {settings.slack.api_url!r}",
+    )
+    c = settings.chat
+    _require(
+        0 < c.start_retry_s <= c.start_retry_max_s,
+        "[chat] start_retry_s must be > 0 and <= start_retry_max_s",
+    )
     d = settings.discord
     _require(d.shard_count >= 0, "[discord] shard_count must be >= 0")
     _require(

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from bot.core.commands import CommandRouter
 from bot.core.models import IncomingCommand, Reply
+from bot.core.usage import TERMINAL, words
 from bot.delivery.render_text import render_text
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def render_reply(reply: Reply) -> str:
     if reply.briefing is not None:
         return render_text(reply.briefing)
     # Chat markup (*bold*, `code`) reads as noise in a terminal.
-    text = _BOLD.sub(r"\1", reply.text.replace("`", ""))
+    text = _BOLD.sub(r"\1", words(reply.text, reply.say, TERMINAL).replace("`", ""))
     return text.rstrip() + "\n"
 
 

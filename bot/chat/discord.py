@@ -7,8 +7,11 @@ override, so every command also carries ``can_manage`` computed here from the
 member's resolved permissions and the core refuses management without it.
 
 Every handler defers first (the 3-second window) and answers with follow-ups (valid
-15 minutes). An interaction that expired before we acknowledged it is logged and
-dropped; it must never take the client down. Only default intents are used.
+15 minutes). The first follow-up takes the defer's visibility, so the command is parsed
+before deferring: only a briefing defers publicly. Help and usage texts use Discord's
+own syntax (``DiscordSyntax``), and a stale or unknown command gets an ephemeral hint.
+An interaction that expired before we acknowledged it is logged and dropped; it must
+never take the client down. Only default intents are used.
 """
 
 from __future__ import annotations
@@ -17,21 +20,25 @@ import logging
 import os
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Protocol, cast
 
 import discord
 from discord import app_commands
 
+from bot.chat.discord_login import point_at, start_client
 from bot.chat.discord_render import DiscordPublisher as DiscordPublisher  # re-export
 from bot.chat.discord_render import render_briefing, render_text, truncate
+from bot.core.commands import expects_briefing
 from bot.core.models import ChannelRef, FeedInfo, IncomingCommand, Reply
+from bot.core.usage import Ref, words
 from bot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong while preparing that. Please try again in a minute."
+STALE = "That command has changed, try `/briefing`."
 #: Shown by Discord as the default gate for the admin group; re-checked server-side.
 ADMIN_DEFAULT_PERMISSIONS = discord.Permissions(manage_channels=True)
 
@@ -82,6 +89,8 @@ class DiscordOptions:
     guild_ready_timeout: float = 2.0
     max_ratelimit_timeout: float = 30.0
     admin_user_ids: frozenset[str] = frozenset()  # [chat] admin_user_ids
+    api_base: str = ""  # [discord] api_base / gateway_url: test-only
+    gateway_url: str = ""
 
     @property
     def sharded(self) -> bool:
@@ -119,6 +128,8 @@ class DiscordOptions:
             shard_ids = getattr(section, "shard_ids", None)
             if shard_ids:
                 values["shard_ids"] = tuple(int(i) for i in shard_ids)
+            values["api_base"] = str(getattr(section, "api_base", "") or "")
+            values["gateway_url"] = str(getattr(section, "gateway_url", "") or "")
         values.update(overrides)
         return cls(**values)
 
@@ -186,14 +197,13 @@ def build_discord_client(
 
 
 async def run_discord(client: discord.Client, options: DiscordOptions) -> None:
-    """Log in and hold the gateway connection(s) on the running loop until closed."""
-    try:
-        await client.start(options.token, reconnect=True)
-    except discord.LoginFailure as exc:
-        raise ConfigError("discord: DISCORD_TOKEN was refused (401)") from exc
-    finally:
-        if not client.is_closed():
-            await client.close()
+    """Check the token, log in and hold the gateway connection(s) until closed.
+
+    A refused token raises ConfigError; an unreachable API raises ``Unavailable``
+    (``bot.chat.startup``), which ``briefbot run`` retries with backoff.
+    """
+    point_at(options.api_base, options.gateway_url)
+    await start_client(client, options.token)
 
 
 # -- commands -----------------------------------------------------------------------------
@@ -282,6 +292,64 @@ def register_commands(
 
     tree.add_command(briefing)
     tree.add_command(admin)
+    tree.error(StaleCommands().on_error)
+
+
+@dataclass(frozen=True)
+class DiscordSyntax:
+    """Commands as Discord shows them: ``/briefing-admin subscribe url:<feed url>``."""
+
+    def command(self, mention: Ref) -> str:
+        spec = mention.spec
+        parts = [f"/{spec.command}"]
+        if spec.subcommand:
+            parts.append(spec.subcommand)
+        parts += [f"{name}:{value}" for name, value in spec.fixed]
+        for arg, value in mention.shown():
+            parts.append(f"{arg.name}:{value or '<' + arg.placeholder + '>'}")
+        return "`" + " ".join(parts) + "`"
+
+
+DISCORD = DiscordSyntax()
+
+
+class StaleCommands:
+    """``tree.on_error``: a command this version does not know (renamed, removed, or a
+    client still showing an old registration) gets an ephemeral hint instead of
+    "The application did not respond"; logged once per command version (its id)."""
+
+    def __init__(self) -> None:
+        self._logged: set[tuple[str, str]] = set()
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        stale = (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)
+        if not isinstance(error, stale):
+            name = interaction.command.qualified_name if interaction.command else "?"
+            log.error("discord: command /%s failed: %s", name, error, exc_info=error)
+            return
+        data = cast("dict[str, Any]", interaction.data or {})
+        key = (str(data.get("name", "?")), str(data.get("id", "?")))
+        if key not in self._logged:
+            self._logged.add(key)
+            log.warning(
+                "discord: /%s (command id %s) is not a command this version knows; "
+                "answered with a hint (logged once)",
+                *key,
+            )
+        if interaction.type is not discord.InteractionType.application_command:
+            return  # autocomplete for a stale command: nothing to show
+        none = discord.AllowedMentions.none()
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(STALE, ephemeral=True, allowed_mentions=none)
+            else:
+                await interaction.response.send_message(
+                    STALE, ephemeral=True, allowed_mentions=none
+                )
+        except discord.HTTPException as exc:
+            log.warning("discord: could not answer a stale command (status=%s)", exc.status)
 
 
 def can_manage(interaction: discord.Interaction) -> bool:
@@ -333,8 +401,15 @@ def timezone_suggestions(current: str) -> list[app_commands.Choice[str]]:
 async def answer(
     interaction: discord.Interaction, router: Dispatcher, text: str, *, admin: bool
 ) -> None:
-    """Defer, run the command through the core, follow up with the reply."""
-    if not await _defer(interaction, ephemeral=admin):
+    """Defer, run the command through the core, follow up with the reply.
+
+    The first follow-up after a defer takes the defer's visibility, so it is decided
+    before deferring: only a briefing is public; help, usage errors and management
+    replies are private. A public briefing that turns out empty (or fails) deletes its
+    placeholder and answers privately.
+    """
+    public = not admin and expects_briefing(text)
+    if not await _defer(interaction, ephemeral=not public):
         return
     ref = channel_ref(interaction)
     cmd = IncomingCommand(
@@ -350,7 +425,19 @@ async def answer(
     except Exception:
         log.exception("discord: command failed channel=%s text=%r", ref.channel, text[:80])
         reply = Reply(text=APOLOGY, ephemeral=True, ok=False)
+    if public and reply.briefing is None:
+        await _delete_placeholder(interaction)
+        reply = replace(reply, ephemeral=True)
     await send_reply(interaction, reply)
+
+
+async def _delete_placeholder(interaction: discord.Interaction) -> None:
+    """Remove the public "thinking…" message, so the next follow-up can be private."""
+    try:
+        await interaction.delete_original_response()
+    except discord.HTTPException as exc:
+        msg = "discord: could not delete the placeholder of interaction %s (status=%s code=%s)"
+        log.warning(msg, interaction.id, exc.status, exc.code)
 
 
 async def _defer(interaction: discord.Interaction, *, ephemeral: bool) -> bool:
@@ -377,7 +464,8 @@ async def send_reply(interaction: discord.Interaction, reply: Reply) -> None:
                 kwargs["content"] = message.content
             sends.append(kwargs)
     else:
-        sends = [{"content": chunk} for chunk in render_text(reply.text)]
+        text = words(reply.text, reply.say, DISCORD)  # Discord's own command syntax
+        sends = [{"content": chunk} for chunk in render_text(text)]
     none = discord.AllowedMentions.none()
     for kwargs in sends:
         try:

@@ -31,10 +31,6 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.listener.async_builtins import AsyncTokenRevocationListeners
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.sqlalchemy import (
     AsyncSQLAlchemyInstallationStore,
@@ -48,8 +44,10 @@ from slack_sdk.oauth.state_store.sqlalchemy import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.chat.slack_client import DEFAULT_API_URL, check_token, configure, web_client
 from bot.chat.slack_render import SlackPublisher, render_briefing, render_text
 from bot.core.models import Briefing, IncomingCommand, Reply
+from bot.core.usage import SLACK, words
 from bot.errors import ConfigError
 from bot.store.urls import driver_url
 
@@ -96,6 +94,7 @@ class SlackOptions:
     database_url: str | None = field(default=None, repr=False)
     post_interval: float = 1.0
     admin_cache_seconds: float = 300.0
+    api_url: str = DEFAULT_API_URL  # [slack] api_url
 
     @property
     def oauth(self) -> bool:
@@ -131,6 +130,7 @@ class SlackOptions:
                 port=settings.slack.port,
                 admin_user_ids=settings.chat.admin_user_ids,
                 database_url=settings.database_url,
+                api_url=settings.slack.api_url,
             )
         values.update(overrides)
         values["admin_user_ids"] = frozenset(values.get("admin_user_ids", ()))
@@ -210,8 +210,9 @@ class _Handlers:
         try:
             info = (await client.users_info(user=user)).get("user") or {}
         except SlackApiError as exc:
+            # Cached like an answer: one failed lookup, not one call and warning per command.
             log.warning("slack users.info failed user=%s: %s", user, exc.response.get("error"))
-            return False
+            info = {}
         allowed = bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
         self._admins[(team, user)] = (now + self._options.admin_cache_seconds, allowed)
         return allowed
@@ -240,7 +241,8 @@ class _Handlers:
         if reply.briefing is not None:
             await self._briefing(client, respond, channel, reply.briefing, reply.ephemeral)
         else:
-            await self._respond_all(respond, render_text(reply.text), ephemeral=reply.ephemeral)
+            text = words(reply.text, reply.say, SLACK)  # Slack's own command syntax
+            await self._respond_all(respond, render_text(text), ephemeral=reply.ephemeral)
 
     async def _briefing(
         self,
@@ -328,14 +330,7 @@ def build_slack_app(
             "config: SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are set but Slack OAuth needs "
             '[slack] mode = "http"; unset them to use a single bot token'
         )
-    client_kwargs: dict[str, Any] = {
-        "retry_handlers": [
-            AsyncConnectionErrorRetryHandler(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-        ]
-    }
-    if client_base_url:
-        client_kwargs["base_url"] = client_base_url
+    api_url = client_base_url or options.api_url
     engine: AsyncEngine | None = None
     oauth_settings: AsyncOAuthSettings | None = None
     if options.oauth:
@@ -351,14 +346,20 @@ def build_slack_app(
             installation_store=installation_store,
             state_store=state_store,
         )
+    if oauth_settings is not None:
+        app = BriefbotSlackApp(
+            name="briefbot",
+            client=web_client(api_url),
+            signing_secret=options.signing_secret or "",
+            oauth_settings=oauth_settings,
+        )
     else:
-        client_kwargs["token"] = options.bot_token
-    app = BriefbotSlackApp(
-        name="briefbot",
-        client=AsyncWebClient(**client_kwargs),
-        signing_secret=options.signing_secret or "",
-        oauth_settings=oauth_settings,
-    )
+        # Bolt builds the client from the token (passing a client as well makes it warn
+        # that the token is unused); then it is pointed at [slack] api_url.
+        app = BriefbotSlackApp(
+            name="briefbot", token=options.bot_token, signing_secret=options.signing_secret or ""
+        )
+        configure(app.client, api_url)
     app.briefbot_engine = engine
     handlers = _Handlers(router, options, on_uninstall, app.installation_store)
     app.command(options.command)(handlers.command)
@@ -412,6 +413,8 @@ async def run_slack(app: AsyncApp, options: SlackOptions) -> None:
     cancelling the task disconnects Socket Mode or stops the HTTP server and closes
     the OAuth database engine. Use ``start_slack`` to get a handle instead.
     """
+    if options.bot_token and not options.oauth:
+        await check_token(app.client)  # a revoked token: exit 2 now, not at the first command
     running = await start_slack(app, options)
     try:
         await asyncio.Event().wait()

@@ -47,6 +47,17 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# mrkdwn has no backslash escape: inside a *bold* headline a title's own ``*``, ``_``,
+# ``~`` or backtick would end the bold or start italics/strike/code. Look-alikes keep
+# the text readable and the markup intact.
+_MARKUP_LOOKALIKES = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
+
+
+def plain_markup(text: str) -> str:
+    """``text`` with Slack's emphasis characters replaced by look-alikes."""
+    return text.translate(_MARKUP_LOOKALIKES)
+
+
 def _fit(raw: str, limit: int) -> str:
     """Escape ``raw`` and cut it to ``limit`` characters without splitting an entity."""
     return _cut(escape(" ".join(raw.split())), limit)
@@ -96,7 +107,8 @@ def _sources_line(sources: Sequence[SourceLink], max_sources: int) -> str:
 
 def story_section(item: BriefingItem, max_sources: int = MAX_SOURCES) -> dict[str, Any]:
     """One section block: linked headline, summary, sources; always ≤ 3000 characters."""
-    headline = "*" + _link(item.url, item.headline or "(untitled)", _HEADLINE_CHARS) + "*"
+    label = plain_markup(item.headline or "(untitled)")
+    headline = "*" + _link(item.url, label, _HEADLINE_CHARS) + "*"
     sources = _sources_line(item.sources, max_sources)
     budget = MAX_SECTION_CHARS - len(headline) - len(sources) - 2
     lines = [headline]

@@ -61,7 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the terminal chat even when stdin is not a terminal (when no tokens are set)",
     )
-    sub.add_parser("check-config", help="validate the config and environment, then exit")
+    check = sub.add_parser("check-config", help="validate the config and environment, then exit")
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask Slack (auth.test) and Discord whether they accept the tokens",
+    )
     from bot.cli import admin
 
     admin.add_parsers(sub)
@@ -164,7 +169,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check_config(settings: Settings, _args: argparse.Namespace) -> int:
+async def _check_config(settings: Settings, args: argparse.Namespace) -> int:
     from bot.service.runtime import describe_adapters
 
     print(
@@ -172,6 +177,11 @@ async def _check_config(settings: Settings, _args: argparse.Namespace) -> int:
     )
     for line in describe_adapters(settings):
         print(line)
+    if getattr(args, "online", False):
+        from bot.cli.online import check_online
+
+        async for line in check_online(settings):
+            print(line)
     return 0
 
 

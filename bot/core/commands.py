@@ -23,6 +23,8 @@ from bot.core.briefing import BriefingService
 from bot.core.models import ChannelRef, ChannelSettings, FeedInfo, IncomingCommand, Reply
 from bot.core.ports import ChannelStore, FeedRegistry
 from bot.core.schedule import EXAMPLES, check_timezone, describe, parse_schedule
+from bot.core.usage import Say, UsageError, help_say, say
+from bot.core.usage import ref as mention
 from bot.errors import CommandError
 
 log = logging.getLogger(__name__)
@@ -32,19 +34,6 @@ _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_WINDOW = timedelta(days=31)
 MANAGEMENT = {"subscribe", "unsubscribe", "feeds", "topics", "schedule", "settings"}
 
-HELP = """\
-*How to use /briefing*
-• `/briefing` — the top stories of the last {window}
-• `/briefing <words>` — only stories about those words, e.g. `/briefing ukraine`
-• `/briefing last 6h` — another time window (`30m`, `6h`, `2d`, `1w`; up to 31 days)
-• `/briefing ukraine last 2d` — both
-Channel settings (admins):
-• `/briefing subscribe <feed url>` · `/briefing unsubscribe <url or id>` · `/briefing feeds`
-• `/briefing topics add <words>` · `/briefing topics remove <words>` (a `-word` excludes)
-• `/briefing schedule <when> [time zone]` — e.g. {examples}
-• `/briefing schedule off` · `/briefing settings`
-• `/briefing status` — the last digests, the next one, and failing feeds"""
-
 ScheduleHook = Callable[[ChannelSettings], Awaitable[None]]
 #: The answer to `/briefing status` for a channel (composed where the store is known).
 StatusHook = Callable[[ChannelRef], Awaitable[str]]
@@ -53,15 +42,25 @@ StatusHook = Callable[[ChannelRef], Awaitable[str]]
 def parse_window(text: str) -> timedelta:
     match = _WINDOW.match(text.strip().lower())
     if match is None:
-        raise CommandError(
-            f"I didn't understand “last {text.strip()}”. Try `last 30m`, `last 6h` or `last 2d`."
+        raise UsageError(
+            say(
+                f"I didn't understand “last {text.strip()}”. Try ",
+                mention("briefing", since="30m"),
+                ", ",
+                mention("briefing", since="6h"),
+                " or ",
+                mention("briefing", since="2d"),
+                ".",
+            )
         )
     amount = int(match.group(1))
     window = timedelta(seconds=amount * _UNITS[match.group(2)[0]])
     if window <= timedelta(0):
         raise CommandError("The window must be longer than zero.")
     if window > MAX_WINDOW:
-        raise CommandError("The longest window I keep is 31 days (`last 31d`).")
+        raise UsageError(
+            say("The longest window I keep is 31 days (", mention("briefing", since="31d"), ").")
+        )
     return window
 
 
@@ -111,7 +110,8 @@ class CommandRouter:
         try:
             return await self._dispatch(cmd)
         except CommandError as exc:
-            return Reply(text=str(exc), ephemeral=True, ok=False)
+            message = exc.say if isinstance(exc, UsageError) else None
+            return Reply(text=str(exc), ephemeral=True, ok=False, say=message)
         except Exception:
             log.exception(
                 "command failed: platform=%s channel=%s text=%r",
@@ -130,29 +130,41 @@ class CommandRouter:
         head, _, rest = text.partition(" ")
         verb = head.lower()
         if verb in {"help", "?", "-h", "--help"}:
-            return Reply(text=self.help_text(), ephemeral=True)
+            return _reply(self.help_say(), ephemeral=True)
         ref = ChannelRef(cmd.platform, cmd.channel, cmd.workspace)
         if verb == "status" and not rest and self._status is not None:
-            return Reply(text=await self._status(ref), ephemeral=True)
+            return _reply(say(await self._status(ref)), ephemeral=True)
         if verb in MANAGEMENT:
             if not cmd.can_manage:
-                raise CommandError(
-                    "Sorry, only admins can change this channel's feeds, topics and schedule. "
-                    "Ask an admin, or try `/briefing help`."
+                raise UsageError(
+                    say(
+                        "Sorry, only admins can change this channel's feeds, topics and "
+                        "schedule. Ask an admin, or try ",
+                        mention("help"),
+                        ".",
+                    )
                 )
             return await self._manage(ref, verb, rest.strip())
         return await self._briefing(ref, text)
 
-    def help_text(self) -> str:
+    def help_say(self) -> Say:
+        """The help as meaning; each adapter words it (``Say.words``)."""
         hours = self._default_window.total_seconds() / 3600
         window = f"{hours:g} hours" if hours < 48 else f"{hours / 24:g} days"
-        return HELP.format(window=window, examples=EXAMPLES)
+        return help_say(window, EXAMPLES)
+
+    def help_text(self) -> str:
+        return self.help_say().words()
 
     async def _briefing(self, ref: ChannelRef, text: str) -> Reply:
         topic, window = _split_window(text)
         if text and not re.search(r"\w", topic) and window is None:
-            raise CommandError(
-                f"I didn't understand “{text}”. Type `/briefing help` to see what I can do."
+            raise UsageError(
+                say(
+                    f"I didn't understand “{text}”. Type ",
+                    mention("help"),
+                    " to see what I can do.",
+                )
             )
         settings = await self._channels.channel(ref)
         feed_ids = await self._feeds.feed_ids(ref)
@@ -167,40 +179,42 @@ class CommandRouter:
         if not briefing.items:
             span = window or self._default_window
             about = f" about “{topic.strip()}”" if topic.strip() else ""
-            return Reply(
-                text=f"Nothing new{about} in the last {_human(span)}. "
-                "Try a longer window, e.g. `/briefing last 2d`.",
-                ephemeral=True,
+            message = say(
+                f"Nothing new{about} in the last {_human(span)}. Try a longer window, e.g. ",
+                mention("briefing", since="2d"),
+                ".",
             )
+            return _reply(message, ephemeral=True)
         return Reply(briefing=briefing)
 
     async def _manage(self, ref: ChannelRef, verb: str, rest: str) -> Reply:
         if verb == "subscribe":
             if not rest:
-                raise CommandError("Usage: `/briefing subscribe <feed url>`")
+                raise UsageError(say("Usage: ", mention("subscribe", url="")))
             feed = await self._feeds.subscribe(ref, rest.split()[0].strip("<>"))
-            note = (
-                f" Note: the first fetch failed ({feed.last_error}); I'll keep trying, "
-                "and `/briefing feeds` shows its health."
-                if feed.last_error
-                else ""
+            done = f"Subscribed this channel to {feed.url} (feed {feed.id})."
+            if not feed.last_error:
+                return Reply(text=done, ephemeral=True)
+            note = say(
+                f"{done} Note: the first fetch failed ({feed.last_error}); I'll keep trying, and ",
+                mention("feeds"),
+                " shows its health.",
             )
-            return Reply(
-                text=f"Subscribed this channel to {feed.url} (feed {feed.id}).{note}",
-                ephemeral=True,
-            )
+            return _reply(note, ephemeral=True)
         if verb == "unsubscribe":
             if not rest:
-                raise CommandError("Usage: `/briefing unsubscribe <feed url or id>`")
+                raise UsageError(say("Usage: ", mention("unsubscribe", feed="")))
             feed = await self._feeds.unsubscribe(ref, rest.split()[0].strip("<>"))
             return Reply(text=f"Unsubscribed this channel from {feed.url}.", ephemeral=True)
         if verb == "feeds":
             feeds = await self._feeds.feeds(ref)
             if not feeds:
-                return Reply(
-                    text="This channel has no feeds yet. Add one with `/briefing subscribe <url>`.",
-                    ephemeral=True,
+                message = say(
+                    "This channel has no feeds yet. Add one with ",
+                    mention("subscribe", url=""),
+                    ".",
                 )
+                return _reply(message, ephemeral=True)
             lines = "\n".join(_feed_line(f) for f in feeds)
             return Reply(text=f"Feeds of this channel:\n{lines}", ephemeral=True)
         if verb == "topics":
@@ -218,8 +232,13 @@ class CommandRouter:
             return Reply(text=f"Topics of this channel: {shown}", ephemeral=True)
         words = [w.lower() for w in words_text.replace(",", " ").split()]
         if action not in {"add", "remove", "clear"} or (action != "clear" and not words):
-            raise CommandError(
-                "Usage: `/briefing topics add <words>` or `/briefing topics remove <words>`"
+            raise UsageError(
+                say(
+                    "Usage: ",
+                    mention("topics_add", words=""),
+                    " or ",
+                    mention("topics_remove", words=""),
+                )
             )
         if action == "add":
             topics = tuple(dict.fromkeys([*settings.topics, *words]))
@@ -240,11 +259,12 @@ class CommandRouter:
             message = "Scheduled digests are off for this channel."
         elif not rest:
             current = describe(settings.schedule) if settings.schedule else "off"
-            return Reply(
-                text=f"Digest schedule: {current} ({settings.timezone}). "
-                f"Change it with `/briefing schedule <when> [tz]`, e.g. {EXAMPLES}.",
-                ephemeral=True,
+            current_say = say(
+                f"Digest schedule: {current} ({settings.timezone}). Change it with ",
+                mention("schedule", when="", timezone=""),
+                f", e.g. {EXAMPLES}.",
             )
+            return _reply(current_say, ephemeral=True)
         else:
             schedule = parse_schedule(rest.split())
             updated = replace(
@@ -273,6 +293,25 @@ class CommandRouter:
                 f"• stories per briefing: {settings.max_stories or 'default'}",
             ]
         )
+
+
+def _reply(message: Say, *, ephemeral: bool) -> Reply:
+    """A text reply that mentions commands: default wording plus the meaning."""
+    return Reply(text=message.words(), ephemeral=ephemeral, say=message)
+
+
+def expects_briefing(text: str) -> bool:
+    """Whether ``text`` asks for a briefing (not help, management or a usage error);
+    cheap, no I/O: an adapter decides from it whether its placeholder is public."""
+    text = " ".join(text.split())
+    verb = text.partition(" ")[0].lower()
+    if verb in {"help", "?", "-h", "--help"} or verb in MANAGEMENT:
+        return False
+    try:
+        topic, window = _split_window(text)
+    except CommandError:
+        return False
+    return not text or bool(re.search(r"\w", topic)) or window is not None
 
 
 def _human(span: timedelta) -> str:

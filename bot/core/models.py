@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from bot.core.usage import Say
+
 
 @dataclass(frozen=True, slots=True)
 class ArticleDraft:
@@ -146,6 +148,9 @@ class Reply:
     briefing: Briefing | None = None
     ephemeral: bool = False
     ok: bool = True
+    #: ``text`` with its command mentions kept as meaning, for adapters to word in
+    #: their platform's syntax (``bot.core.usage``); None when ``text`` mentions none.
+    say: Say | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ tokens are present (see README: "Connecting Slack" / "Connecting Discord").
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -30,6 +29,7 @@ from bot.service.core import Core, open_core
 from bot.service.ops import ProcessProbes, status_snapshot, web_options
 from bot.service.scheduler import Scheduler
 from bot.service.stop import run_until_stopped
+from bot.service.supervisor import Backoff, Supervisor
 from bot.sources.poll import parse_pool
 from bot.store.leader import Leadership
 from bot.web.server import WebServer, build_app
@@ -83,9 +83,9 @@ def describe_adapters(settings: Settings) -> Iterator[str]:
 
 async def _start_platforms(
     core: Core, settings: Settings, publishers: dict[str, Publisher]
-) -> list[Callable[[], Coroutine[Any, Any, None]]]:
-    """Start Slack/Discord when configured; returns their runners."""
-    runners: list[Callable[[], Coroutine[Any, Any, None]]] = []
+) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
+    """Start Slack/Discord when configured; returns their named runners."""
+    runners: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
     if slack_configured(settings):
         from bot.chat.slack import SlackOptions, build_slack_app, run_slack
         from bot.chat.slack_render import SlackPublisher
@@ -97,7 +97,7 @@ async def _start_platforms(
         async def slack_runner() -> None:
             await run_slack(app, slack_options)
 
-        runners.append(slack_runner)
+        runners.append(("slack", slack_runner))
     if discord_configured(settings):
         from bot.chat.discord import DiscordOptions, build_discord_client, run_discord
         from bot.chat.discord_render import DiscordPublisher
@@ -109,7 +109,7 @@ async def _start_platforms(
         async def discord_runner() -> None:
             await run_discord(client, discord_options)
 
-        runners.append(discord_runner)
+        runners.append(("discord", discord_runner))
     return runners
 
 
@@ -120,6 +120,7 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
     core = await open_core(settings)
     leadership = Leadership(core.db.engine)
     scheduler: Scheduler | None = None
+    supervisor = Supervisor(Backoff(settings.chat.start_retry_s, settings.chat.start_retry_max_s))
     web_server: WebServer | None = None
     session = aiohttp.ClientSession()
     pool = parse_pool()  # workers start on the first feed that needs parsing
@@ -167,10 +168,10 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
             app = build_app(probes, token=options.token, status_page=page)
             web_server = WebServer(app, options)
             await web_server.start()
-        tasks = [asyncio.create_task(r()) for r in runners]
-        for name, configured in (("slack", slack_configured), ("discord", discord_configured)):
-            if configured(settings):
-                probes.adapters[name] = None
+        for name, runner in runners:
+            probes.adapters[name] = "starting"
+            # /readyz names an adapter that is down while the supervisor retries it.
+            supervisor.adapter(name, runner, on_problem=probes.adapters.__setitem__)
 
         async def catch_up() -> None:
             # After the adapters start: a resumed post may need a connected client.
@@ -181,25 +182,19 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
             except Exception:
                 log.exception("scheduler: catching up on digests failed")
 
-        tasks.append(asyncio.create_task(catch_up()))
+        supervisor.background("catch-up", catch_up())
         if runners:
             log.info("briefbot running; Ctrl-C to stop")
-
-            async def adapters() -> None:
-                await asyncio.gather(*tasks)
-
-            await run_until_stopped(adapters(), signals=(signal.SIGTERM,))
+            await run_until_stopped(supervisor.wait(), signals=(signal.SIGTERM,))
         elif console:
             repl = run_repl(ConsoleHarness(core.router, settings.chat.console_channel))
             await run_until_stopped(repl, signals=(signal.SIGTERM,))
         else:
             log.info("briefbot running as a service (no terminal chat); SIGTERM or Ctrl-C stops it")
             await run_until_stopped(None, signals=(signal.SIGTERM, signal.SIGINT))
-        for task in tasks:
-            task.cancel()
     finally:
-        if scheduler is not None:
-            scheduler.shutdown()
+        # Scheduler, then every task, then the adapters: all awaited before the store closes.
+        await supervisor.shutdown(scheduler)
         if web_server is not None:
             await web_server.stop()
         with suppress(Exception):

@@ -62,6 +62,7 @@ class Scheduler:
         self._outbox = outbox
         self._leader = leader
         self._clock = clock
+        self._running: set[asyncio.Task[object]] = set()  # jobs in progress, for stop()
         self.aps = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={
@@ -75,12 +76,15 @@ class Scheduler:
         """A periodic job that logs its failures and keeps running."""
 
         async def guarded() -> None:
+            self._track()
             try:
                 await job()
             except asyncio.CancelledError:  # shutting down (Ctrl-C): not a failure
                 log.debug("scheduler: job %s cancelled", job_id)
             except Exception:
                 log.exception("scheduler: job %s failed", job_id)
+            finally:
+                self._untrack()
 
         self.aps.add_job(
             guarded,
@@ -153,12 +157,25 @@ class Scheduler:
         assert self._outbox is not None
         trigger = LocalCronTrigger(schedule, timezone)
         fire = last_fire_time(trigger, self._clock(), DIGEST_GRACE) or self._clock()
+        self._track()
         try:
             await self._outbox.deliver(ref, slot_for(fire))
         except asyncio.CancelledError:
             log.info("scheduler: digest for channel=%s interrupted by shutdown", ref.channel)
         except Exception:
             log.exception("scheduler: digest for channel=%s failed", ref.channel)
+        finally:
+            self._untrack()
+
+    def _track(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+
+    def _untrack(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.discard(task)
 
     def start(self) -> None:
         self.aps.start()
@@ -166,3 +183,18 @@ class Scheduler:
     def shutdown(self) -> None:
         if self.aps.running:
             self.aps.shutdown(wait=False)
+
+    async def stop(self, grace_s: float = 0.0, limit_s: float = 10.0) -> None:
+        """Stop firing jobs; let running ones finish for ``grace_s`` seconds, then cancel
+        them and wait until they are done."""
+        self.shutdown()
+        running = [t for t in self._running if not t.done()]
+        if running and grace_s > 0:
+            await asyncio.wait(running, timeout=grace_s)
+            running = [t for t in running if not t.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            _, stuck = await asyncio.wait(running, timeout=limit_s)
+            if stuck:
+                log.error("scheduler: %d job(s) did not stop within %.0f s", len(stuck), limit_s)

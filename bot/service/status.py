@@ -21,7 +21,7 @@ def channel_status(db: Database) -> StatusHook:
         channel_id = await db.channels.row_id(ref)
         lines = ["*Digest status*"]
         if not settings.schedule:
-            lines.append("No schedule: set one with `/briefing schedule weekdays 08:00`.")
+            lines.append("No schedule: an admin can set one (see help).")
         elif settings.paused_reason:
             lines.append(
                 f"Schedule {describe(settings.schedule)} ({settings.timezone}) is *paused*: "

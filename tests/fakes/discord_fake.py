@@ -113,6 +113,9 @@ class FakeDiscord:
     identifies: list[dict[str, Any]] = field(default_factory=list)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     expired: set[str] = field(default_factory=set)
+    #: interaction token -> the flags of its defer, until the first follow-up uses them
+    deferred: dict[str, int] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)  # tokens whose placeholder was deleted
     shards: dict[int, _Shard] = field(default_factory=dict)
     _limits: list[_RateLimit] = field(default_factory=list)
     _failures: list[_Failure] = field(default_factory=list)
@@ -128,6 +131,9 @@ class FakeDiscord:
             app.router.add_route("POST", prefix + "/webhooks/{wid}/{token}", self._webhook_post)
             app.router.add_route(
                 "PATCH", prefix + "/webhooks/{wid}/{token}/messages/{mid}", self._webhook_patch
+            )
+            app.router.add_route(
+                "DELETE", prefix + "/webhooks/{wid}/{token}/messages/{mid}", self._webhook_delete
             )
         api = "/api/v10"
         app.router.add_get(api + "/users/@me", self._me)
@@ -327,6 +333,8 @@ class FakeDiscord:
             self.messages.append({"via": "callback", "interaction": iid, **data})
         self.callbacks.append({"interaction": iid, **body})
         flags = int(data.get("flags", 0))
+        if body.get("type") == 5:
+            self.deferred[request.match_info["token"]] = flags
         return _json(
             {
                 "interaction": {
@@ -345,10 +353,24 @@ class FakeDiscord:
         if problems:
             return self._reject(body, problems)
         wid = request.match_info["wid"]
-        self.messages.append({"via": "webhook", "webhook": wid, **body})
+        # Like Discord: the first follow-up after a defer edits the deferred placeholder
+        # and so takes the defer's visibility, whatever flags it asks for.
+        flags = int(body.get("flags") or 0)
+        deferred = self.deferred.pop(request.match_info["token"], None)
+        if deferred is not None:
+            flags = (flags & ~64) | (deferred & 64)
+        ephemeral = bool(flags & 64)
+        self.messages.append({"via": "webhook", "webhook": wid, "ephemeral": ephemeral, **body})
         if request.query.get("wait", "false").lower() not in ("true", "1"):
             return web.Response(status=204)
-        return _json(_message(CHANNEL_ID, body, webhook_id=wid))
+        return _json(_message(CHANNEL_ID, {**body, "flags": flags}, webhook_id=wid))
+
+    async def _webhook_delete(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        if request.match_info["mid"] == "@original":
+            self.deferred.pop(token, None)  # the placeholder is gone: no flags to inherit
+            self.deleted.append(token)
+        return web.Response(status=204)
 
     async def _webhook_patch(self, request: web.Request) -> web.Response:
         body = request[_BODY]

@@ -98,6 +98,7 @@ class FakeSlack:
         self.responses: list[dict[str, Any]] = []  # bodies posted to response_url
         self.socket_frames: list[dict[str, Any]] = []  # frames the client sent us
         self.workspaces: dict[str, Workspace] = {}
+        self.revoked: set[str] = set()  # tokens Slack answers with token_revoked
         self.oauth_codes: dict[str, Workspace] = {}
         self.app_token = "xapp-1-test"
         self.messages: dict[str, list[dict[str, Any]]] = {}
@@ -223,6 +224,8 @@ class FakeSlack:
             return self._json({"ok": True, "url": ws_url})
         if method == "oauth.v2.access":
             return self._oauth(call)
+        if call.token in self.revoked:
+            return self._json({"ok": False, "error": "token_revoked"})
         workspace = self.workspaces.get(call.token or "")
         if workspace is None:
             return self._json({"ok": False, "error": "invalid_auth"})

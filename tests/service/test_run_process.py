@@ -1,0 +1,341 @@
+"""`briefbot run` as a real process, against the loopback fakes of Discord and Slack.
+
+Each start-up failure mode runs ``RUNS`` times (default 10): the process must either
+exit with code 2 and the documented message within 10 s (a refused token), or keep
+serving Slack while Discord is retried with backoff, and stop cleanly on Ctrl-C
+(SIGINT). A run that does neither is a hang. Backoff knobs are short here
+(``[chat] start_retry_s``), so each run takes a couple of seconds, mostly imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.fakes.discord_fake import TOKEN as DISCORD_TOKEN
+from tests.fakes.discord_fake import FakeDiscord
+from tests.fakes.slack_api import FakeSlack, form, signed, slash_payload
+from tests.support import bot_env
+
+RUNS = int(os.environ.get("BRIEFBOT_RUN_PROCESS_RUNS", "10"))
+PARALLEL = int(
+    os.environ.get("BRIEFBOT_RUN_PROCESS_PARALLEL", "3")
+)  # runs of one mode at a time (two cores; the runs mostly wait)
+EXIT_LIMIT_S = 10.0  # from the first log line: the bot is up
+HANG_LIMIT_S = 60.0  # from the spawn: on a loaded machine the imports alone take seconds
+SECRET = "process-signing-secret"
+SLACK_TOKEN = "xoxb-process-test"
+REFUSED_DISCORD = "discord: DISCORD_TOKEN was refused (401)"
+REFUSED_SLACK = "slack: SLACK_BOT_TOKEN was refused by auth.test (token_revoked)"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Fakes:
+    discord: FakeDiscord
+    slack: FakeSlack
+
+
+@pytest.fixture
+async def fakes() -> AsyncIterator[Fakes]:
+    discord = await FakeDiscord().start()
+    async with FakeSlack() as slack:
+        slack.add_workspace("T1", SLACK_TOKEN)
+        try:
+            yield Fakes(discord, slack)
+        finally:
+            await discord.close()
+
+
+def write_config(
+    folder: Path, fakes: Fakes, *, slack_port: int | None, discord_api: str | None = None
+) -> Path:
+    seeds = folder / "seeds"
+    seeds.mkdir(exist_ok=True)
+    lines = [
+        "[bot]",
+        f'database_url = "sqlite:///{folder / "bot.db"}"',
+        "[sources]",
+        f'seeds_dir = "{seeds}"',
+        "[chat]",
+        "start_retry_s = 0.2",
+        "start_retry_max_s = 0.8",
+        "[discord]",
+        f'api_base = "{discord_api or fakes.discord.base_url}"',
+        f'gateway_url = "{fakes.discord.gateway_url}"',
+    ]
+    if slack_port is not None:
+        lines += [
+            "[slack]",
+            'mode = "http"',
+            'host = "127.0.0.1"',
+            f"port = {slack_port}",
+            f'api_url = "{fakes.slack.api_url}"',
+        ]
+    path = folder / "briefbot.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@dataclass
+class BotProcess:
+    proc: asyncio.subprocess.Process
+    started: float
+    lines: list[str] = field(default_factory=list)
+    first_line: float | None = None
+    _reader: asyncio.Task[None] | None = None
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    async def start(cls, config: Path, **env: str) -> BotProcess:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "-c",
+            str(config),
+            "run",
+            cwd=config.parent,
+            env=bot_env(PYTHONFAULTHANDLER="1", **env),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        bot = cls(proc, time.monotonic())
+        bot._reader = asyncio.create_task(bot._read())
+        return bot
+
+    async def _read(self) -> None:
+        assert self.proc.stderr is not None
+        async for raw in self.proc.stderr:
+            if self.first_line is None:
+                self.first_line = time.monotonic()
+            self.lines.append(raw.decode(errors="replace").rstrip())
+            self._changed.set()
+        self._changed.set()
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    async def wait_for_log(self, text: str, count: int = 1) -> None:
+        """Until ``text`` appeared ``count`` times in stderr (a hang fails the run)."""
+        async with asyncio.timeout(HANG_LIMIT_S):
+            while self.log.count(text) < count:
+                if self.proc.returncode is not None:
+                    raise AssertionError(f"briefbot exited early:\n{self.log}")
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def exit_code(self) -> tuple[int, float]:
+        """The exit code and seconds from the process's first log line (the interpreter
+        and imports are up) to its exit; a hang dumps the stacks and fails the run."""
+        try:
+            async with asyncio.timeout(HANG_LIMIT_S):
+                code = await self.proc.wait()
+                if self._reader is not None:
+                    await self._reader
+        except TimeoutError:
+            self.proc.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack
+            try:
+                async with asyncio.timeout(5):
+                    await self.proc.wait()
+                    if self._reader is not None:
+                        await self._reader
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+            raise AssertionError(
+                f"briefbot hung (no exit in {HANG_LIMIT_S:g} s):\n{self.log}"
+            ) from None
+        ended = time.monotonic()
+        return code, ended - (self.first_line or self.started)
+
+    async def interrupt(self) -> tuple[int, float]:
+        """Ctrl-C, then the exit code and the seconds the shutdown took."""
+        self.proc.send_signal(signal.SIGINT)
+        asked = time.monotonic()
+        code, _ = await self.exit_code()
+        return code, time.monotonic() - asked
+
+
+async def slack_briefing(port: int, fakes: Fakes, name: str) -> None:
+    """A signed `/briefing help` into the process's Slack port; Slack must answer it."""
+    body = form(slash_payload("help", response_url=fakes.slack.response_url(name)))
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **signed(SECRET, body)}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"http://127.0.0.1:{port}/slack/events", data=body, headers=headers) as r,
+    ):
+        assert r.status == 200
+    await fakes.slack.wait_for(lambda: any(b["_name"] == name for b in fakes.slack.responses), 10)
+
+
+async def repeat(mode: str, run_one: object) -> list[float]:
+    """``RUNS`` runs of one mode, ``PARALLEL`` at a time; returns the seconds per run."""
+    assert callable(run_one)
+    gate = asyncio.Semaphore(PARALLEL)
+    seconds: list[float] = []
+
+    async def one(n: int) -> None:
+        async with gate:
+            seconds.append(await run_one(n))
+
+    await asyncio.gather(*(one(n) for n in range(RUNS)))
+    print(f"{mode}: {RUNS} runs, 0 hangs, slowest {max(seconds):.1f} s")
+    return seconds
+
+
+@pytest.mark.parametrize("with_slack", [False, True], ids=["discord-only", "with-slack"])
+async def test_refused_discord_token_exits_2(
+    tmp_path: Path, fakes: Fakes, with_slack: bool
+) -> None:
+    async def run_one(n: int) -> float:
+        folder = tmp_path / f"run{n}"
+        folder.mkdir()
+        port = free_port() if with_slack else None
+        config = write_config(folder, fakes, slack_port=port)
+        env = {"DISCORD_TOKEN": "not-the-token"}
+        if with_slack:
+            env |= {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SECRET}
+        bot = await BotProcess.start(config, **env)
+        code, seconds = await bot.exit_code()
+        assert code == 2, bot.log
+        assert seconds < EXIT_LIMIT_S, bot.log
+        assert REFUSED_DISCORD in bot.log
+        assert "Traceback" not in bot.log, bot.log
+        assert "not-the-token" not in bot.log
+        return seconds
+
+    await repeat("discord 401", run_one)
+
+
+@pytest.mark.parametrize("with_slack", [False, True], ids=["discord-only", "with-slack"])
+async def test_unreachable_discord_is_retried_and_slack_keeps_serving(
+    tmp_path: Path, fakes: Fakes, with_slack: bool
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/api/v10"  # nothing listens there
+
+    async def run_one(n: int) -> float:
+        folder = tmp_path / f"run{n}"
+        folder.mkdir()
+        port = free_port() if with_slack else None
+        config = write_config(folder, fakes, slack_port=port, discord_api=closed)
+        env = {"DISCORD_TOKEN": DISCORD_TOKEN}
+        if with_slack:
+            env |= {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SECRET}
+        bot = await BotProcess.start(config, **env)
+        await bot.wait_for_log("discord: cannot reach the API", count=2)  # two attempts logged
+        if with_slack:
+            assert port is not None
+            await slack_briefing(port, fakes, f"{tmp_path.name}-{n}")
+            await bot.wait_for_log("discord: cannot reach the API", count=3)  # still retrying
+        code, seconds = await bot.interrupt()
+        assert code == 0, bot.log
+        assert seconds < EXIT_LIMIT_S, bot.log
+        assert "Traceback" not in bot.log, bot.log
+        assert "retrying in" in bot.log
+        return seconds
+
+    await repeat("discord unreachable" + (" + slack" if with_slack else ""), run_one)
+
+
+async def test_revoked_slack_token_exits_2(tmp_path: Path, fakes: Fakes) -> None:
+    fakes.slack.revoked.add(SLACK_TOKEN)
+
+    async def run_one(n: int) -> float:
+        folder = tmp_path / f"run{n}"
+        folder.mkdir()
+        config = write_config(folder, fakes, slack_port=free_port())
+        bot = await BotProcess.start(
+            config, SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET=SECRET
+        )
+        code, seconds = await bot.exit_code()
+        assert code == 2, bot.log
+        assert seconds < EXIT_LIMIT_S, bot.log
+        assert REFUSED_SLACK in bot.log
+        assert SLACK_TOKEN not in bot.log
+        return seconds
+
+    await repeat("slack token revoked", run_one)
+    assert fakes.slack.calls_to("auth.test")  # [slack] api_url reached the fake
+
+
+async def test_run_serves_slack_through_api_url(tmp_path: Path, fakes: Fakes) -> None:
+    """Slack only, pointed at the fake by [slack] api_url: the token is checked there at
+    start, a command is answered, and Ctrl-C stops the process cleanly."""
+    port = free_port()
+    config = write_config(tmp_path, fakes, slack_port=port)
+    bot = await BotProcess.start(config, SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET=SECRET)
+    await bot.wait_for_log("slack listening")
+    assert [c.token for c in fakes.slack.calls_to("auth.test")] == [SLACK_TOKEN]
+    await slack_briefing(port, fakes, "api-url")
+    [answer] = [b for b in fakes.slack.responses if b["_name"] == "api-url"]
+    assert "/briefing subscribe" in str(answer)  # Slack's own syntax in its help
+    code, _ = await bot.interrupt()
+    assert code == 0, bot.log
+    assert "token` will be unused" not in bot.log  # no Bolt warning at start
+
+
+async def check_config(config: Path, *args: str, **env: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "-c",
+        str(config),
+        "check-config",
+        *args,
+        cwd=config.parent,
+        env=bot_env(**env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(HANG_LIMIT_S):
+        out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_check_config_online_checks_the_tokens(tmp_path: Path, fakes: Fakes) -> None:
+    config = write_config(tmp_path, fakes, slack_port=free_port())
+    env = {
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "DISCORD_TOKEN": DISCORD_TOKEN,
+    }
+    code, out, err = await check_config(config, **env)
+    assert code == 0, err
+    assert not fakes.slack.calls_to("auth.test")  # plain check-config stays offline
+    assert not fakes.discord.calls("GET", "/users/@me")
+
+    code, out, err = await check_config(config, "--online", **env)
+    assert code == 0, err
+    assert "slack: token ok (team T1" in out and "discord: token ok" in out
+
+    fakes.slack.revoked.add(SLACK_TOKEN)
+    code, out, err = await check_config(config, "--online", **env)
+    assert code == 2
+    assert REFUSED_SLACK in err
+    fakes.slack.revoked.clear()
+
+    code, out, err = await check_config(config, "--online", **(env | {"DISCORD_TOKEN": "nope"}))
+    assert code == 2
+    assert REFUSED_DISCORD in err
+    assert SLACK_TOKEN not in out + err and "nope" not in out + err
