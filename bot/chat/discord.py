@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Protocol, cast
@@ -196,14 +196,19 @@ def build_discord_client(
     return client
 
 
-async def run_discord(client: discord.Client, options: DiscordOptions) -> None:
+async def run_discord(
+    client: discord.Client,
+    options: DiscordOptions,
+    *,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
     """Check the token, log in and hold the gateway connection(s) until closed.
 
     A refused token raises ConfigError; an unreachable API raises ``Unavailable``
     (``bot.chat.startup``), which ``briefbot run`` retries with backoff.
     """
     point_at(options.api_base, options.gateway_url)
-    await start_client(client, options.token)
+    await start_client(client, options.token, on_ready=on_ready)
 
 
 # -- commands -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ fake; both are module-level settings in discord.py.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import aiohttp
 import discord
@@ -64,9 +65,19 @@ async def check_token(token: str, base: str | None = None) -> None:
         raise ConfigError(f"discord: login refused with HTTP {status}")
 
 
-async def start_client(client: discord.Client, token: str) -> None:
-    """Check the token, then log in and hold the gateway until the client closes."""
+async def start_client(
+    client: discord.Client, token: str, *, on_ready: Callable[[], None] | None = None
+) -> None:
+    """Check the token, then log in and hold the gateway until the client closes;
+    ``on_ready`` is called when the gateway is ready (for /readyz)."""
     await check_token(token)
+    if on_ready is not None:
+        ready_callback = on_ready
+
+        async def ready_event() -> None:  # discord.py dispatches "ready" to on_ready
+            ready_callback()
+
+        client.on_ready = ready_event  # type: ignore[attr-defined]
     try:
         await client.start(token, reconnect=True)
     except discord.LoginFailure as exc:

@@ -406,7 +406,9 @@ async def start_slack(app: AsyncApp, options: SlackOptions) -> SlackRunning:
     return SlackRunning(stop_http, port)
 
 
-async def run_slack(app: AsyncApp, options: SlackOptions) -> None:
+async def run_slack(
+    app: AsyncApp, options: SlackOptions, *, on_ready: Callable[[], None] | None = None
+) -> None:
     """Serve Slack on the current event loop until this coroutine is cancelled.
 
     Run it as a task beside the scheduler and Discord (``asyncio.create_task``);
@@ -416,6 +418,8 @@ async def run_slack(app: AsyncApp, options: SlackOptions) -> None:
     if options.bot_token and not options.oauth:
         await check_token(app.client)  # a revoked token: exit 2 now, not at the first command
     running = await start_slack(app, options)
+    if on_ready is not None:
+        on_ready()
     try:
         await asyncio.Event().wait()
     finally:

@@ -83,9 +83,9 @@ def describe_adapters(settings: Settings) -> Iterator[str]:
 
 async def _start_platforms(
     core: Core, settings: Settings, publishers: dict[str, Publisher]
-) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
+) -> list[tuple[str, Callable[[Callable[[], None]], Coroutine[Any, Any, None]]]]:
     """Start Slack/Discord when configured; returns their named runners."""
-    runners: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
+    runners: list[tuple[str, Callable[[Callable[[], None]], Coroutine[Any, Any, None]]]] = []
     if slack_configured(settings):
         from bot.chat.slack import SlackOptions, build_slack_app, run_slack
         from bot.chat.slack_render import SlackPublisher
@@ -94,8 +94,8 @@ async def _start_platforms(
         app = build_slack_app(core.router, slack_options)
         publishers["slack"] = SlackPublisher(app.client, app.installation_store)
 
-        async def slack_runner() -> None:
-            await run_slack(app, slack_options)
+        async def slack_runner(ready: Callable[[], None]) -> None:
+            await run_slack(app, slack_options, on_ready=ready)
 
         runners.append(("slack", slack_runner))
     if discord_configured(settings):
@@ -106,8 +106,8 @@ async def _start_platforms(
         client = build_discord_client(core.router, discord_options, feeds=core.subscriptions)
         publishers["discord"] = DiscordPublisher(client)
 
-        async def discord_runner() -> None:
-            await run_discord(client, discord_options)
+        async def discord_runner(ready: Callable[[], None]) -> None:
+            await run_discord(client, discord_options, on_ready=ready)
 
         runners.append(("discord", discord_runner))
     return runners

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,7 +26,8 @@ from bot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-Runner = Callable[[], Awaitable[None]]
+#: An adapter's runner: serves until cancelled, calling ``ready()`` once it serves.
+Runner = Callable[[Callable[[], None]], Awaitable[None]]
 
 #: How long one group of tasks may take to stop after it was cancelled.
 SETTLE_TIMEOUT_S = 10.0
@@ -52,17 +52,14 @@ class Stoppable(Protocol):
 
 ProblemHook = Callable[[str, "str | None"], None]
 
-#: An attempt that has run this long without failing counts as started (for /readyz).
-STARTED_AFTER_S = 1.0
-
 
 async def keep_trying(
     name: str, runner: Runner, backoff: Backoff, on_problem: ProblemHook | None = None
 ) -> None:
-    """Run ``runner``; while it fails with ``Unavailable``, wait and run it again.
+    """Run ``runner(ready)``; while it fails with ``Unavailable``, wait and run it again.
 
-    ``on_problem(name, text)`` reports the adapter's state: what is wrong while it
-    retries, None once an attempt has run ``STARTED_AFTER_S`` without failing.
+    ``on_problem(name, text)`` reports the adapter's state for /readyz: what is wrong
+    while it retries, None once the runner calls ``ready()`` (it is serving).
     """
 
     def report(problem: str | None) -> None:
@@ -71,12 +68,8 @@ async def keep_trying(
 
     attempt = 0
     while True:
-        attempt_task = asyncio.ensure_future(runner())
         try:
-            done, _ = await asyncio.wait({attempt_task}, timeout=STARTED_AFTER_S)
-            if not done:
-                report(None)
-            await attempt_task
+            await runner(lambda: report(None))
             return
         except Unavailable as exc:
             attempt += 1
@@ -85,11 +78,6 @@ async def keep_trying(
             log.warning("%s (attempt %d); retrying in %.1f s", exc, attempt, delay)
             await asyncio.sleep(delay)
             log.info("%s: starting again (attempt %d)", name, attempt + 1)
-        finally:
-            if not attempt_task.done():
-                attempt_task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await attempt_task
 
 
 async def settle(

@@ -309,3 +309,19 @@ async def test_unexpected_failure_gets_a_short_ephemeral_apology() -> None:
     assert reply["response_type"] == "ephemeral"
     assert reply["text"].startswith("Sorry, something went wrong")
     assert "secret" not in reply["text"] and not fake.posts()
+
+
+async def test_a_failed_admin_lookup_is_cached_like_an_answer(harness: Harness) -> None:
+    """users.info failing costs one call and one warning, not one per command."""
+    harness.fake.fail_next("users.info", error="user_not_found")
+    for _ in range(3):
+        reply = await harness.ask("feeds", user="UNKNOWN")
+        assert "only admins" in reply["text"]
+    assert len(harness.fake.calls_to("users.info")) == 1
+
+
+async def test_help_uses_slacks_syntax(harness: Harness) -> None:
+    reply = await harness.ask("help")
+    assert "`/briefing subscribe &lt;feed url&gt;`" in reply["text"]
+    assert "`/briefing last 6h`" in reply["text"]
+    assert "briefing-admin" not in reply["text"] and "since:" not in reply["text"]

@@ -139,3 +139,16 @@ def test_plain_reply_is_escaped_and_split() -> None:
     assert first.startswith("Subscribed to &lt;https://feed.example/rss&gt;\nfeed 0:")
     body = "\n".join(b["text"]["text"] for m in messages for b in m["blocks"])
     assert body.count("&amp; friends") == 1000
+
+
+def test_emphasis_characters_in_a_headline_keep_the_bold_intact() -> None:
+    """``*``, ``_``, ``~`` and backticks in a title would end the bold or start
+    italics, strike or code; they become look-alikes inside the bold headline only."""
+    story = item(1, headline="C*-algebras, snake_case and ~50% of `code`", summary="a_b")
+    text = story_section(story)["text"]["text"]
+    headline, summary = text.split("\n")[:2]
+    inner = headline.removeprefix("*<https://news.example/1|").removesuffix(">*")
+    assert headline.startswith("*<") and headline.endswith(">*")
+    assert not set("*_~`") & set(inner)
+    assert inner == "C\u2217-algebras, snake\u02cdcase and \u223c50% of \u02cbcode\u02cb"
+    assert summary == "a_b"  # only the bold headline needs it

@@ -63,7 +63,13 @@ async def fakes() -> AsyncIterator[Fakes]:
 
 
 def write_config(
-    folder: Path, fakes: Fakes, *, slack_port: int | None, discord_api: str | None = None
+    folder: Path,
+    fakes: Fakes,
+    *,
+    slack_port: int | None,
+    discord_api: str | None = None,
+    web_port: int | None = None,
+    slack_mode: str = "http",
 ) -> Path:
     seeds = folder / "seeds"
     seeds.mkdir(exist_ok=True)
@@ -82,11 +88,13 @@ def write_config(
     if slack_port is not None:
         lines += [
             "[slack]",
-            'mode = "http"',
+            f'mode = "{slack_mode}"',
             'host = "127.0.0.1"',
             f"port = {slack_port}",
             f'api_url = "{fakes.slack.api_url}"',
         ]
+    if web_port is not None:
+        lines += ["[web]", "enabled = true", 'host = "127.0.0.1"', f"port = {web_port}"]
     path = folder / "briefbot.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -186,6 +194,11 @@ async def slack_briefing(port: int, fakes: Fakes, name: str) -> None:
     await fakes.slack.wait_for(lambda: any(b["_name"] == name for b in fakes.slack.responses), 10)
 
 
+async def readyz(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
 async def repeat(mode: str, run_one: object) -> list[float]:
     """``RUNS`` runs of one mode, ``PARALLEL`` at a time; returns the seconds per run."""
     assert callable(run_one)
@@ -201,18 +214,20 @@ async def repeat(mode: str, run_one: object) -> list[float]:
     return seconds
 
 
-@pytest.mark.parametrize("with_slack", [False, True], ids=["discord-only", "with-slack"])
-async def test_refused_discord_token_exits_2(
-    tmp_path: Path, fakes: Fakes, with_slack: bool
-) -> None:
+@pytest.mark.parametrize(
+    "slack", ["", "http", "socket"], ids=["discord-only", "slack-http", "slack-socket"]
+)
+async def test_refused_discord_token_exits_2(tmp_path: Path, fakes: Fakes, slack: str) -> None:
     async def run_one(n: int) -> float:
         folder = tmp_path / f"run{n}"
         folder.mkdir()
-        port = free_port() if with_slack else None
-        config = write_config(folder, fakes, slack_port=port)
+        port = free_port() if slack else None
+        config = write_config(folder, fakes, slack_port=port, slack_mode=slack or "http")
         env = {"DISCORD_TOKEN": "not-the-token"}
-        if with_slack:
+        if slack == "http":
             env |= {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SECRET}
+        elif slack == "socket":
+            env |= {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_APP_TOKEN": fakes.slack.app_token}
         bot = await BotProcess.start(config, **env)
         code, seconds = await bot.exit_code()
         assert code == 2, bot.log
@@ -222,7 +237,7 @@ async def test_refused_discord_token_exits_2(
         assert "not-the-token" not in bot.log
         return seconds
 
-    await repeat("discord 401", run_one)
+    await repeat(f"discord 401 {slack or 'alone'}", run_one)
 
 
 @pytest.mark.parametrize("with_slack", [False, True], ids=["discord-only", "with-slack"])
@@ -235,7 +250,8 @@ async def test_unreachable_discord_is_retried_and_slack_keeps_serving(
         folder = tmp_path / f"run{n}"
         folder.mkdir()
         port = free_port() if with_slack else None
-        config = write_config(folder, fakes, slack_port=port, discord_api=closed)
+        web = free_port() if with_slack else None
+        config = write_config(folder, fakes, slack_port=port, discord_api=closed, web_port=web)
         env = {"DISCORD_TOKEN": DISCORD_TOKEN}
         if with_slack:
             env |= {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SECRET}
@@ -244,6 +260,10 @@ async def test_unreachable_discord_is_retried_and_slack_keeps_serving(
         if with_slack:
             assert port is not None
             await slack_briefing(port, fakes, f"{tmp_path.name}-{n}")
+            ready = await readyz(f"http://127.0.0.1:{web}/readyz")
+            assert ready[0] == 503, ready
+            assert "- discord: unavailable, retrying: discord: cannot reach the API" in ready[1]
+            assert "slack:" not in ready[1]  # Slack is up
             await bot.wait_for_log("discord: cannot reach the API", count=3)  # still retrying
         code, seconds = await bot.interrupt()
         assert code == 0, bot.log
@@ -339,3 +359,25 @@ async def test_check_config_online_checks_the_tokens(tmp_path: Path, fakes: Fake
     assert code == 2
     assert REFUSED_DISCORD in err
     assert SLACK_TOKEN not in out + err and "nope" not in out + err
+
+
+async def test_readyz_names_the_adapters_once_they_serve(tmp_path: Path, fakes: Fakes) -> None:
+    """Both platforms reachable: /readyz says ready with both adapters, once each one
+    serves (Slack's server is up, Discord's gateway sent READY)."""
+    web = free_port()
+    config = write_config(tmp_path, fakes, slack_port=free_port(), web_port=web)
+    bot = await BotProcess.start(
+        config,
+        DISCORD_TOKEN=DISCORD_TOKEN,
+        SLACK_BOT_TOKEN=SLACK_TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+    )
+    await bot.wait_for_log("slack listening")
+    await fakes.discord.wait_until(lambda: bool(fakes.discord.identifies))
+    url = f"http://127.0.0.1:{web}/readyz"
+    async with asyncio.timeout(HANG_LIMIT_S):
+        while (ready := await readyz(url))[0] != 200:  # noqa: ASYNC110 (an HTTP probe)
+            await asyncio.sleep(0.1)  # READY reaches the client just after IDENTIFY
+    assert "adapters: discord, slack" in ready[1]
+    code, _ = await bot.interrupt()
+    assert code == 0, bot.log
