@@ -54,10 +54,19 @@ class StoreError(BriefbotError):
 class DeliveryError(BriefbotError):
     """A chat platform refused or failed to take a message."""
 
-    def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False):
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        channel_gone: bool = False,
+    ):
         super().__init__(message)
         self.retry_after = retry_after
-        self.permanent = permanent
+        # channel_gone: no retry can ever work there (channel deleted, bot removed,
+        # permission or token revoked); the delivery is dead and the schedule pauses.
+        self.channel_gone = channel_gone
+        self.permanent = permanent or channel_gone
 
 
 class CommandError(BriefbotError):

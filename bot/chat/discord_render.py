@@ -269,7 +269,7 @@ class DiscordPublisher:
         except discord.RateLimited as exc:
             raise DeliveryError(f"{where}: rate limited", retry_after=exc.retry_after) from exc
         except (discord.Forbidden, discord.NotFound) as exc:
-            raise DeliveryError(f"{where}: {exc.status} {exc.text}", permanent=True) from exc
+            raise DeliveryError(f"{where}: {exc.status} {exc.text}", channel_gone=True) from exc
         except discord.HTTPException as exc:
             permanent = 400 <= exc.status < 500
             raise DeliveryError(f"{where}: {exc.status} {exc.text}", permanent=permanent) from exc

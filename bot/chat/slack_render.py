@@ -265,7 +265,7 @@ def delivery_error(exc: Exception, where: str) -> DeliveryError:
             retry = _retry_after(header)
             return DeliveryError(f"slack: {where}: rate limited", retry_after=retry)
         detail = error or f"HTTP {status}"
-        return DeliveryError(f"slack: {where}: {detail}", permanent=error in _PERMANENT)
+        return DeliveryError(f"slack: {where}: {detail}", channel_gone=error in _PERMANENT)
     if isinstance(exc, asyncio.TimeoutError):
         return DeliveryError(f"slack: {where}: timed out")
     return DeliveryError(f"slack: {where}: {type(exc).__name__}: {exc}")

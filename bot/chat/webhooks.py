@@ -125,7 +125,11 @@ class WebhookPublisher:
                     continue
                 raise DeliveryError(f"{where}: rate limited", retry_after=wait)
             detail = _error_detail(body)
-            raise DeliveryError(f"{where}: HTTP {status} {detail}".rstrip(), permanent=status < 500)
+            raise DeliveryError(
+                f"{where}: HTTP {status} {detail}".rstrip(),
+                permanent=status < 500,
+                channel_gone=status in {401, 403, 404},  # webhook deleted or revoked
+            )
         raise DeliveryError(f"{where}: gave up after {self._max_attempts} attempts")
 
     def _message_id(self, body: str, part: int) -> str:

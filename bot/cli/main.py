@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also ask Slack (auth.test) and Discord whether they accept the tokens",
     )
+    from bot.cli import admin
+
+    admin.add_parsers(sub)
 
     feeds = sub.add_parser("feeds", help="manage feeds")
     fsub = feeds.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
@@ -202,6 +205,24 @@ async def _discord(settings: Settings, args: argparse.Namespace) -> int:
     return await discord_cli.sync_command(settings, list(args.guild))
 
 
+async def _deliveries(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.cli.admin import deliveries_command
+
+    return await deliveries_command(settings, args)
+
+
+async def _schedules(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.cli.admin import schedules_command
+
+    return await schedules_command(settings, args)
+
+
+async def _deliver_now(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.cli.admin import deliver_now_command
+
+    return await deliver_now_command(settings, args)
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "brief": _brief,
     "run": _run,
@@ -209,6 +230,9 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any,
     "feeds": _feeds,
     "ingest": _ingest,
     "discord": _discord,
+    "deliveries": _deliveries,
+    "schedules": _schedules,
+    "deliver-now": _deliver_now,
 }
 
 
@@ -222,7 +246,15 @@ def _terminal_chat() -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
-    quiet = command in {"brief", "feeds", "check-config", "discord"}
+    quiet = command in {
+        "brief",
+        "feeds",
+        "check-config",
+        "discord",
+        "deliveries",
+        "schedules",
+        "deliver-now",
+    }
     if command == "run" and not args.verbose and _terminal_chat() and _console_wanted(args):
         quiet = True  # the terminal is the chat: only warnings between the answers
     try:

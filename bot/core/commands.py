@@ -35,6 +35,8 @@ MAX_WINDOW = timedelta(days=31)
 MANAGEMENT = {"subscribe", "unsubscribe", "feeds", "topics", "schedule", "settings"}
 
 ScheduleHook = Callable[[ChannelSettings], Awaitable[None]]
+#: The answer to `/briefing status` for a channel (composed where the store is known).
+StatusHook = Callable[[ChannelRef], Awaitable[str]]
 
 
 def parse_window(text: str) -> timedelta:
@@ -95,7 +97,9 @@ class CommandRouter:
         *,
         default_window: timedelta = timedelta(hours=24),
         on_schedule_change: ScheduleHook | None = None,
+        status: StatusHook | None = None,
     ) -> None:
+        self._status = status
         self._briefings = briefings
         self._channels = channels
         self._feeds = feeds
@@ -128,6 +132,8 @@ class CommandRouter:
         if verb in {"help", "?", "-h", "--help"}:
             return _reply(self.help_say(), ephemeral=True)
         ref = ChannelRef(cmd.platform, cmd.channel, cmd.workspace)
+        if verb == "status" and not rest and self._status is not None:
+            return _reply(say(await self._status(ref)), ephemeral=True)
         if verb in MANAGEMENT:
             if not cmd.can_manage:
                 raise UsageError(

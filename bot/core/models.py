@@ -171,6 +171,7 @@ class ChannelSettings:
     topics: tuple[str, ...] = ()
     schedule: str | None = None
     max_stories: int | None = None
+    paused_reason: str | None = None  # why the schedule stopped (a dead delivery)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ COMMANDS: dict[str, CommandSpec] = {
     for spec in (
         CommandSpec("briefing", "", (_TOPIC, _SINCE)),
         CommandSpec("help", "help", fixed=(("topic", "help"),)),
+        CommandSpec("status", "status", fixed=(("topic", "status"),)),
         CommandSpec(
             "subscribe",
             "subscribe",
@@ -199,7 +200,9 @@ def help_say(window: str, examples: str) -> Say:
         ref(b, since="6h"),
         " — another time window (`30m`, `6h`, `2d`, `1w`; up to 31 days)\n• ",
         ref(b, topic="ukraine", since="2d"),
-        " — both\nChannel settings (admins):\n• ",
+        " — both\n• ",
+        ref("status"),
+        " — the last digests, the next one, and failing feeds\nChannel settings (admins):\n• ",
         ref("subscribe", url=""),
         " · ",
         ref("unsubscribe", feed=""),

@@ -27,7 +27,7 @@ BriefingFor = Callable[[ChannelRef, set[int]], Awaitable[Briefing]]
 
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
-    status: str  # sent | empty | duplicate | failed | no-publisher
+    status: str  # sent | empty | duplicate | failed | dead | paused | no-publisher
     message_ids: tuple[str, ...] = ()
     error: str | None = None
 
@@ -57,8 +57,12 @@ class Outbox:
         """Stable per (channel, slot): the idempotency key handed to publishers."""
         return f"{ref.platform}:{ref.workspace}:{ref.channel}:{slot}"
 
-    async def deliver(self, ref: ChannelRef, slot: str) -> DeliveryResult:
-        """Post the digest for ``slot`` unless this channel already has it."""
+    async def deliver(self, ref: ChannelRef, slot: str, *, manual: bool = False) -> DeliveryResult:
+        """Post the digest for ``slot`` unless this channel already has it.
+
+        A paused channel (an earlier delivery there was dead) gets no scheduled digest;
+        ``manual`` (`briefbot deliver-now`) tries anyway.
+        """
         publisher = self._publishers.get(ref.platform)
         if publisher is None:
             log.warning(
@@ -66,6 +70,13 @@ class Outbox:
             )
             return DeliveryResult("no-publisher")
         channel_id = await self._db.channels.row_id(ref)
+        if not manual:
+            paused = (await self._db.channels.channel(ref)).paused_reason
+            if paused:
+                log.info(
+                    "outbox: channel=%s is paused (%s); slot %s skipped", ref.channel, paused, slot
+                )
+                return DeliveryResult("paused", error=paused)
         claimed = await self._db.deliveries.claim(channel_id, slot)
         if claimed is None:
             log.info("outbox: slot %s already claimed for channel=%s", slot, ref.channel)
@@ -91,12 +102,14 @@ class Outbox:
             metrics.DIGESTS.labels(status="empty").inc()
             return DeliveryResult("empty")
         error = ""
+        gone = False
         for attempt in range(1, self._max_attempts + 1):
             await self._db.deliveries.attempt(delivery_id)
             try:
                 ids = await publisher.publish(ref, briefing, self.key(ref, slot))
             except DeliveryError as exc:
                 error = str(exc)
+                gone = exc.channel_gone
                 if exc.permanent or attempt == self._max_attempts:
                     break
                 delay = exc.retry_after
@@ -117,7 +130,17 @@ class Outbox:
             )
             metrics.DIGESTS.labels(status="sent").inc()
             return DeliveryResult("sent", tuple(ids))
-        await self._db.deliveries.mark_failed(delivery_id, error, retry=False)
+        await self._db.deliveries.mark_failed(delivery_id, error, retry=False, dead=gone)
+        if gone:
+            await self._db.channels.pause(channel_id, error)
+            log.error(
+                "outbox: channel=%s can no longer be posted to (%s): delivery dead, schedule "
+                "paused until an admin sets it again",
+                ref.channel,
+                error,
+            )
+            metrics.DIGESTS.labels(status="dead").inc()
+            return DeliveryResult("dead", error=error)
         log.error("outbox: giving up on channel=%s slot=%s: %s", ref.channel, slot, error)
         metrics.DIGESTS.labels(status="failed").inc()
         return DeliveryResult("failed", error=error)

@@ -21,6 +21,7 @@ from bot.errors import CommandError, ConfigError
 from bot.ingest.feeds import FeedIngest
 from bot.ingest.pipeline import IngestStats, Pipeline
 from bot.ingest.subscriptions import Subscriptions
+from bot.service.status import channel_status
 from bot.sources.seeds import SeedResult, read_folder
 from bot.sources.ssrf import Resolver
 from bot.store.db import Database, open_database
@@ -223,6 +224,7 @@ async def open_core(
         subscriptions,
         default_window=timedelta(hours=b.window_hours),
         on_schedule_change=on_schedule_change,
+        status=channel_status(db),
     )
     core = Core(
         settings,

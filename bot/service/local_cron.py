@@ -62,3 +62,14 @@ class LocalCronTrigger(BaseTrigger):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"<LocalCronTrigger ({self.crontab!r}, timezone={str(self.timezone)!r})>"
+
+
+def next_digest(schedule: str | None, timezone: str, now: datetime) -> datetime | None:
+    """The next planned digest after ``now``, in the channel's own time zone."""
+    if not schedule:
+        return None
+    try:
+        trigger = LocalCronTrigger(schedule, timezone)
+    except ValueError:
+        return None
+    return trigger.get_next_fire_time(None, now)

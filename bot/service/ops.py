@@ -11,7 +11,7 @@ from bot import metrics
 from bot.config import Settings
 from bot.core.schedule import describe
 from bot.service.core import Core
-from bot.service.local_cron import LocalCronTrigger
+from bot.service.local_cron import next_digest
 from bot.store import stats
 from bot.store.leader import Leadership
 from bot.web.server import TOKEN_ENV, WebOptions, check_access
@@ -57,18 +57,6 @@ class ProcessProbes:
         metrics.STORIES.set(counts.stories)
         metrics.FEEDS.set(counts.feeds)
         metrics.OUTBOX_PENDING.set(counts.outbox_pending)
-
-
-def next_digest(schedule: str | None, timezone: str, now: datetime) -> datetime | None:
-    """The next planned digest, in the channel's own time zone."""
-    if not schedule:
-        return None
-    try:
-        trigger = LocalCronTrigger(schedule, timezone)
-    except ValueError:
-        return None
-    fire: datetime | None = trigger.get_next_fire_time(None, now)
-    return fire
 
 
 def status_snapshot(core: Core) -> Snapshot:

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy import true as sa_true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +21,7 @@ def _settings(row: object) -> ChannelSettings:
         topics=tuple(json.loads(row.topics)),  # type: ignore[attr-defined]
         schedule=row.schedule,  # type: ignore[attr-defined]
         max_stories=row.max_stories,  # type: ignore[attr-defined]
+        paused_reason=row.paused_reason,  # type: ignore[attr-defined]
     )
 
 
@@ -78,14 +80,28 @@ class ChannelRepo:
                     topics=json.dumps(list(settings.topics)),
                     schedule=settings.schedule,
                     max_stories=settings.max_stories,
+                    # An admin saving the channel's settings resumes a paused schedule.
+                    paused_reason=None,
                 )
             )
 
-    async def scheduled(self) -> list[ChannelSettings]:
+    async def pause(self, channel_id: int, reason: str) -> None:
+        """Stop the channel's digests: a delivery there can never succeed."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(channels).where(channels.c.id == channel_id).values(paused_reason=reason)
+            )
+
+    async def scheduled(self, *, include_paused: bool = False) -> list[ChannelSettings]:
         """Every channel with a digest schedule, for the scheduler leader to reconcile."""
         async with self._engine.connect() as conn:
             rows = await conn.execute(
-                select(channels).where(channels.c.schedule.is_not(None)).order_by(channels.c.id)
+                select(channels)
+                .where(
+                    channels.c.schedule.is_not(None),
+                    channels.c.paused_reason.is_(None) if not include_paused else sa_true(),
+                )
+                .order_by(channels.c.id)
             )
             return [_settings(r) for r in rows]
 

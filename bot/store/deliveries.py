@@ -89,6 +89,18 @@ class DeliveryRepo:
             )
             return [_delivery(r) for r in rows]
 
+    async def listing(
+        self, *, failed_only: bool = False, channel_id: int | None = None, limit: int = 50
+    ) -> list[Delivery]:
+        """Deliveries newest first, for `briefbot deliveries`."""
+        query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
+        if failed_only:
+            query = query.where(deliveries.c.status.in_(["failed", "dead"]))
+        if channel_id is not None:
+            query = query.where(deliveries.c.channel_id == channel_id)
+        async with self._engine.connect() as conn:
+            return [_delivery(r) for r in await conn.execute(query)]
+
     async def unfinished(self) -> list[Delivery]:
         """Pending and failed-but-retryable deliveries, e.g. after a crash."""
         async with self._engine.connect() as conn:
@@ -145,13 +157,17 @@ class DeliveryRepo:
             if fresh:
                 await conn.execute(insert(delivered_stories), fresh)
 
-    async def mark_failed(self, delivery_id: int, error: str, retry: bool) -> None:
+    async def mark_failed(
+        self, delivery_id: int, error: str, retry: bool, *, dead: bool = False
+    ) -> None:
+        """``dead``: the channel can never take it (gone, bot removed, token revoked)."""
+        status = "dead" if dead else "retry" if retry else "failed"
         async with self._engine.begin() as conn:
             await conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == delivery_id)
                 .values(
-                    status="retry" if retry else "failed",
+                    status=status,
                     last_error=error[:500],
                     updated_at=datetime.now(UTC),
                 )

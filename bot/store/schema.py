@@ -142,6 +142,9 @@ channels = Table(
     Column("schedule", String(128)),
     Column("max_stories", Integer),
     Column("created_at", UTC_DATETIME, nullable=False),
+    # Set when a digest can never be delivered (channel gone, bot removed, token
+    # revoked): the schedule stops until an admin sets it again.
+    Column("paused_reason", Text),
     UniqueConstraint("platform", "workspace", "channel", name="uq_channels_ref"),
 )
 

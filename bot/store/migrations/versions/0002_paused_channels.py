@@ -1,0 +1,25 @@
+"""channels pause when a delivery can never succeed
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("channels") as batch:
+        batch.add_column(sa.Column("paused_reason", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("channels") as batch:
+        batch.drop_column("paused_reason")
