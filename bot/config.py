@@ -47,6 +47,7 @@ class SourcesSection:
     global_concurrency: int = 16
     backfill: int = 0
     retention_days: float = 30.0
+    disable_after_days: float = 14.0
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,10 @@ def validate(settings: Settings) -> Settings:
             url.strip().lower().startswith(("http://", "https://")),
             f"[sources] feeds[{n}] must be an http(s) URL, got {url!r}",
         )
+    _require(
+        s.disable_after_days >= 0,
+        f"[sources] disable_after_days must be >= 0 (0: never), got {s.disable_after_days:g}",
+    )
     _require(
         s.retention_days >= 1,
         f"[sources] retention_days must be >= 1, got {s.retention_days:g}",

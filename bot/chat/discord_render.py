@@ -240,6 +240,19 @@ class DiscordPublisher:
     def __init__(self, client: discord.Client) -> None:
         self._client = client
 
+    async def notify(self, ref: ChannelRef, text: str) -> None:
+        """A plain notice (feed health), inert: markdown escaped, no mentions allowed."""
+        if self._client.user is None:
+            raise DeliveryError("discord: the client is not connected yet", retry_after=15.0)
+        try:
+            channel_id = int(ref.channel)
+            guild_id = int(ref.workspace) if ref.workspace else None
+        except ValueError as exc:
+            raise DeliveryError(f"discord: bad channel id {ref.channel!r}", permanent=True) from exc
+        channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)
+        notice = DiscordMessage(safe_text(text)[:2000], ())
+        await self._send(channel, notice, message_nonce(f"notice:{channel_id}:{text}", 0))
+
     async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
         if self._client.user is None:  # not logged in yet (start-up) or already closed
             raise DeliveryError("discord: the client is not connected yet", retry_after=15.0)

@@ -339,6 +339,19 @@ class SlackPublisher:
                 found.append(_Posted(int(payload.get("part", 0)), str(message.get("ts"))))
         return found
 
+    async def notify(self, ref: ChannelRef, text: str) -> None:
+        """A plain notice (feed health): escaped, no unfurls, no mentions possible."""
+        try:
+            await self._client.chat_postMessage(
+                token=await self._token(ref),
+                channel=ref.channel,
+                text=escape(text),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+            raise delivery_error(exc, "chat.postMessage") from exc
+
     async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
         """Post every part not yet in the channel; return all parts' message ts, in order."""
         messages = render_briefing(briefing, self._max_sources)

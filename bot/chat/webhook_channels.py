@@ -32,6 +32,12 @@ class WebhookChannels:
     def channels(self) -> list[ChannelRef]:
         return [ChannelRef("webhook", name) for name in self._publishers]
 
+    async def notify(self, ref: ChannelRef, text: str) -> None:
+        publisher = self._publishers.get(ref.channel)
+        if publisher is None:
+            raise DeliveryError(f"webhook: no URL for channel {ref.channel}", permanent=True)
+        await publisher.notify(ref, text)
+
     async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
         publisher = self._publishers.get(ref.channel)
         if publisher is None:

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bot.chat.discord_render import render_briefing as render_discord
+from bot.chat.discord_render import safe_text
+from bot.chat.slack_render import escape
 from bot.chat.slack_render import render_briefing as render_slack
 from bot.core.models import Briefing, ChannelRef
 from bot.errors import DeliveryError
@@ -79,6 +81,17 @@ class WebhookPublisher:
 
     def __repr__(self) -> str:
         return f"WebhookPublisher({self.kind}, {redact(self._url)})"
+
+    async def notify(self, ref: ChannelRef, text: str) -> None:
+        """A plain notice (feed health), inert on either kind of webhook."""
+        if self.kind == "discord":
+            payload: dict[str, Any] = {
+                "content": safe_text(text)[:2000],
+                "allowed_mentions": {"parse": []},
+            }
+        else:
+            payload = {"text": escape(text)}
+        await self._post(payload, 0)
 
     async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
         if self.kind == "discord":

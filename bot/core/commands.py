@@ -206,6 +206,16 @@ class CommandRouter:
                 raise UsageError(say("Usage: ", mention("unsubscribe", feed="")))
             feed = await self._feeds.unsubscribe(ref, rest.split()[0].strip("<>"))
             return Reply(text=f"Unsubscribed this channel from {feed.url}.", ephemeral=True)
+        if verb == "feeds" and rest.lower().startswith("retry"):
+            target = rest[len("retry") :].strip()
+            if not target:
+                raise UsageError(say("Usage: ", mention("feeds"), " retry <feed id>"))
+            feed = await self._feeds.retry(target)
+            return Reply(
+                text=f"Feed [{feed.id}] {feed.title or feed.url} is back in the queue: "
+                "I'll fetch it within a minute.",
+                ephemeral=True,
+            )
         if verb == "feeds":
             feeds = await self._feeds.feeds(ref)
             if not feeds:

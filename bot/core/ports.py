@@ -72,6 +72,10 @@ class FeedRegistry(Protocol):
 
     async def unsubscribe(self, ref: ChannelRef, url_or_id: str) -> FeedInfo: ...
 
+    async def retry(self, url_or_id: str) -> FeedInfo:
+        """Poll a failing or stopped feed again at once."""
+        ...
+
     async def feeds(self, ref: ChannelRef | None = None) -> Sequence[FeedInfo]: ...
 
     async def feed_ids(self, ref: ChannelRef) -> Sequence[int]:
@@ -93,3 +97,11 @@ class Publisher(Protocol):
     async def publish(
         self, ref: ChannelRef, briefing: Briefing, delivery_key: str
     ) -> list[str]: ...
+
+
+class Notifier(Protocol):
+    """Posts a short notice to a channel (a feed stopped or came back). The text is built
+    from feed titles and errors, so every implementation makes it inert for its platform
+    (no mentions, no markup). Raises ``DeliveryError`` like a publisher."""
+
+    async def notify(self, ref: ChannelRef, text: str) -> None: ...

@@ -21,6 +21,7 @@ from bot import metrics
 from bot.config import Settings
 from bot.core import logcontext
 from bot.core.models import ArticleDraft
+from bot.ingest.health import FeedHealth
 from bot.ingest.pipeline import IngestStats, Pipeline, content_hash
 from bot.sources.extract import FullTextExtractor
 from bot.sources.fetch import Fetcher, options_from_settings
@@ -85,6 +86,7 @@ class FeedIngest:
             policy=PollPolicy(min_interval_s=60),
         )
         self.extractor = FullTextExtractor(self.fetcher, threshold=settings.sources.teaser_chars)
+        self.health = FeedHealth(db, disable_after_days=settings.sources.disable_after_days)
 
     async def close(self) -> None:
         await self.fetcher.close()
@@ -146,7 +148,11 @@ class FeedIngest:
                 drafts, seen = self._first_run(drafts, keep)
                 report.seen_on_first_run += await self._db.articles.mark_seen(origin, seen)
             report.stats.add(await self._ingest(origin, drafts))
-        await self._db.feeds.record(dataclasses.replace(state, **updates))
+        failed = result.last_error is not None
+        updates["failing_since"] = (state.failing_since or result.fetched_at) if failed else None
+        after = dataclasses.replace(state, **updates)
+        await self._db.feeds.record(after)
+        await self.health.after_poll(state, after, result.error_kind, result.fetched_at)
 
     @staticmethod
     def _first_run(drafts: list[ArticleDraft], keep: int) -> tuple[list[ArticleDraft], list[str]]:

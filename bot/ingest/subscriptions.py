@@ -89,6 +89,11 @@ class Subscriptions:
             raise CommandError(f"I don't know the feed {key}. `/briefing feeds` lists them.")
         return await self._info(state.id)
 
+    async def retry(self, url_or_id: str) -> FeedInfo:
+        feed = await self.find(url_or_id)
+        await self._db.feeds.retry(feed.id)
+        return await self._info(feed.id)
+
     async def remove_feed(self, url_or_id: str) -> FeedInfo:
         feed = await self.find(url_or_id)
         await self._db.feeds.remove(feed.id)

@@ -43,10 +43,29 @@ class ConsolePublisher:
 
     platform = "console"
 
+    async def notify(self, ref: ChannelRef, text: str) -> None:
+        sys.stdout.write(f"\n{text}\n")
+        sys.stdout.flush()
+
     async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
         sys.stdout.write("\n" + render_text(briefing))
         sys.stdout.flush()
         return [delivery_key]
+
+
+class ChannelNotifier:
+    """Feed-health notices through whichever publisher serves the channel's platform."""
+
+    def __init__(self, publishers: dict[str, Publisher]) -> None:
+        self._publishers = publishers
+
+    async def notify(self, ref: ChannelRef, text: str) -> None:
+        publisher = self._publishers.get(ref.platform)
+        notify = getattr(publisher, "notify", None)
+        if notify is None:
+            log.info("feed health: no notices on platform=%s", ref.platform)
+            return
+        await notify(ref, text)
 
 
 def slack_configured(settings: Settings) -> bool:
@@ -145,6 +164,7 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
         )
 
         feeds = core.feed_ingest(pool)
+        feeds.health.notifier = ChannelNotifier(publishers)
         scheduler.every("feeds", 1.0, feeds.run_once)
         scheduler.every("prune", 6 * 60.0, core.prune)
         active_scheduler = scheduler

@@ -129,6 +129,19 @@ class ChannelRepo:
             )
         return bool(result.rowcount)
 
+    async def followers(self, feed_id: int) -> list[ChannelRef]:
+        """The channels subscribed to a feed (who hears about its health)."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(channels.c.platform, channels.c.workspace, channels.c.channel)
+                .select_from(
+                    channels.join(subscriptions, subscriptions.c.channel_id == channels.c.id)
+                )
+                .where(subscriptions.c.feed_id == feed_id)
+                .order_by(channels.c.id)
+            )
+            return [ChannelRef(r.platform, r.channel, r.workspace) for r in rows]
+
     async def feed_ids(self, ref: ChannelRef) -> list[int]:
         channel_id = await self.row_id(ref)
         async with self._engine.connect() as conn:

@@ -31,6 +31,8 @@ class FeedState:
     gone: bool = False
     interval_s: int = 900
     backfill: int = 0
+    failing_since: datetime | None = None
+    alert_state: str | None = None  # None | "failing" | "disabled"
 
 
 def _state(row: object) -> FeedState:
@@ -48,6 +50,8 @@ def _state(row: object) -> FeedState:
         gone=row.gone,  # type: ignore[attr-defined]
         interval_s=row.interval_s,  # type: ignore[attr-defined]
         backfill=row.backfill,  # type: ignore[attr-defined]
+        failing_since=row.failing_since,  # type: ignore[attr-defined]
+        alert_state=row.alert_state,  # type: ignore[attr-defined]
     )
 
 
@@ -169,6 +173,32 @@ class FeedRepo:
             )
             return [_state(r) for r in rows]
 
+    async def claim_alert(self, feed_id: int, before: str | None, after: str | None) -> bool:
+        """Move a feed's notice state from ``before`` to ``after``; True for the one
+        process (of several) that made the move and so sends the notice."""
+        current = feeds.c.alert_state.is_(None) if before is None else feeds.c.alert_state == before
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(feeds).where(feeds.c.id == feed_id, current).values(alert_state=after)
+            )
+        return bool(result.rowcount)
+
+    async def retry(self, feed_id: int) -> None:
+        """Poll a failing or stopped feed again at once, from a clean slate."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed_id)
+                .values(
+                    gone=False,
+                    failure_count=0,
+                    last_error=None,
+                    next_fetch_at=None,
+                    failing_since=None,
+                    alert_state=None,
+                )
+            )
+
     async def record(self, state: FeedState) -> None:
         """Store what a fetch learned and release the lease."""
         async with self._engine.begin() as conn:
@@ -188,6 +218,7 @@ class FeedRepo:
                     gone=state.gone,
                     interval_s=state.interval_s,
                     backfill=state.backfill,
+                    failing_since=state.failing_since,
                     lease_owner=None,
                     lease_until=None,
                 )

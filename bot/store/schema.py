@@ -74,6 +74,10 @@ feeds = Table(
     Column("last_error", Text),
     Column("gone", Boolean, nullable=False, default=False),
     Column("backfill", Integer, nullable=False, default=0),
+    # Feed health notices: since when the feed fails, and what the channels were told
+    # (None, "failing", "disabled"), so they hear once, not once per failure.
+    Column("failing_since", UTC_DATETIME),
+    Column("alert_state", String(16)),
     Column("lease_owner", String(128)),
     Column("lease_until", UTC_DATETIME),
     Column("created_at", UTC_DATETIME, nullable=False),

@@ -202,3 +202,18 @@ async def test_slack_webhook_rejection_is_permanent(
     with pytest.raises(DeliveryError, match="invalid_blocks") as caught:
         await publisher._post({"text": "x", "blocks": huge}, 0)
     assert caught.value.permanent
+
+
+async def test_feed_health_notices_through_webhooks_ping_no_one(
+    discord_fake: FakeDiscord, slack_hook: FakeSlackWebhook, session: aiohttp.ClientSession
+) -> None:
+    hostile = "⚠ Feed [1] @everyone <@&42> <!channel> *bold* has been failing"
+    await WebhookPublisher(discord_fake.webhook_url(), session).notify(REF, hostile)
+    (post,) = [m for m in discord_fake.messages if m["via"] == "webhook"]
+    assert post["allowed_mentions"] == {"parse": []}
+    assert "@everyone" not in post["content"] and "<@&42>" not in post["content"]
+    assert "\\*bold\\*" in post["content"]
+    slack_url = f"http://127.0.0.1:{slack_hook.port}/services/T1/B1/secret"
+    await WebhookPublisher(slack_url, session).notify(REF, hostile)
+    assert "&lt;!channel&gt;" in json.dumps(slack_hook.posts[-1])
+    assert "<!channel>" not in json.dumps(slack_hook.posts[-1])
