@@ -21,6 +21,7 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.models import Briefing, BriefingItem, ChannelRef, SourceLink
+from bot.delivery.pacing import ChannelPacer
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -307,10 +308,11 @@ class SlackPublisher:
         *,
         post_interval: float = 1.0,
         max_sources: int = MAX_SOURCES,
+        pacer: ChannelPacer | None = None,
     ) -> None:
         self._client = client
         self._store = installation_store
-        self._interval = post_interval
+        self._pacer = pacer or ChannelPacer(post_interval)
         self._max_sources = max_sources
 
     async def _token(self, ref: ChannelRef) -> str | None:
@@ -341,6 +343,7 @@ class SlackPublisher:
 
     async def notify(self, ref: ChannelRef, text: str) -> None:
         """A plain notice (feed health): escaped, no unfurls, no mentions possible."""
+        await self._pacer.wait(ref.channel)
         try:
             await self._client.chat_postMessage(
                 token=await self._token(ref),
@@ -362,8 +365,7 @@ class SlackPublisher:
             if part in done:
                 ids.append(done[part])
                 continue
-            if ids and self._interval > 0:
-                await asyncio.sleep(self._interval)  # ~1 message per second per channel
+            await self._pacer.wait(ref.channel)  # ≤ 1 message per second per channel
             metadata = {
                 "event_type": METADATA_EVENT,
                 "event_payload": {

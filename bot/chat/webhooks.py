@@ -78,6 +78,7 @@ class WebhookPublisher:
         self._max_wait = max_wait
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._sleep = sleep
+        self._posted: dict[str, list[str]] = {}
 
     def __repr__(self) -> str:
         return f"WebhookPublisher({self.kind}, {redact(self._url)})"
@@ -98,9 +99,16 @@ class WebhookPublisher:
             payloads = [m.payload() for m in render_discord(briefing)]
         else:
             payloads = render_slack(briefing)
-        ids = []
+        # Parts already posted for this delivery (an earlier attempt that a 429 storm cut
+        # short): the outbox's retry continues at the first missing part, never re-posts.
+        ids = self._posted.setdefault(delivery_key, [])
         for part, payload in enumerate(payloads):
+            if part < len(ids):
+                continue
             ids.append(await self._post(payload, part))
+        del self._posted[delivery_key]
+        while len(self._posted) > 100:  # abandoned deliveries: keep the memory bounded
+            del self._posted[next(iter(self._posted))]
         log.info(
             "webhook: posted briefing kind=%s host=%s parts=%d",
             self.kind,
