@@ -305,3 +305,40 @@ async def test_subscribe_in_chat_says_what_it_found(tmp_path: Path, site: str) -
         assert urls == [f"{site}/feed.xml", f"{site}/slow"]
     finally:
         await core.close()
+
+
+def test_run_help_lists_the_environment_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["run", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "DISCORD_TOKEN",
+        "BRIEFBOT_DATABASE_URL",
+        "BRIEFBOT_WEB_TOKEN",
+    ):
+        assert name in out
+
+
+async def test_the_terminal_chat_says_how_to_add_a_feed_and_connect_chat() -> None:
+    import io
+
+    from bot.chat.console import run_repl
+    from bot.core.models import Reply
+
+    class Quiet:
+        async def dispatch(self, cmd: object) -> Reply:
+            return Reply(text="ok")
+
+    out = io.StringIO()
+    harness = ConsoleHarness(Quiet())  # type: ignore[arg-type]
+    await run_repl(harness, stdin=io.StringIO(""), stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("briefbot console")
+    assert lines[1].startswith("Add a feed: /briefing subscribe <site or feed URL>")
+    assert 'README: "Commands"' in lines[1]
+    assert lines[2].startswith("Connect Slack or Discord: export SLACK_BOT_TOKEN")
+    assert 'README: "Connecting Slack and Discord"' in lines[2]
