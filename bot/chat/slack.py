@@ -44,7 +44,13 @@ from slack_sdk.oauth.state_store.sqlalchemy import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.chat.slack_client import DEFAULT_API_URL, check_token, configure, web_client
+from bot.chat.slack_client import (
+    DEFAULT_API_URL,
+    api_error,
+    check_token,
+    configure,
+    web_client,
+)
 from bot.chat.slack_render import SlackPublisher, render_briefing, render_text
 from bot.core.models import Briefing, IncomingCommand, Reply
 from bot.core.usage import SLACK, words
@@ -211,7 +217,7 @@ class _Handlers:
             info = (await client.users_info(user=user)).get("user") or {}
         except SlackApiError as exc:
             # Cached like an answer: one failed lookup, not one call and warning per command.
-            log.warning("slack users.info failed user=%s: %s", user, exc.response.get("error"))
+            log.warning("slack users.info failed user=%s: %s", user, api_error(exc) or "error")
             info = {}
         allowed = bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
         self._admins[(team, user)] = (now + self._options.admin_cache_seconds, allowed)
@@ -264,7 +270,7 @@ class _Handlers:
                     channel=channel, unfurl_links=False, unfurl_media=False, **message
                 )
             except SlackApiError as exc:
-                error = str(exc.response.get("error", ""))
+                error = api_error(exc)
                 if error in _FALLBACK_TO_RESPOND:
                     # The bot is not in this (private) channel: the response_url still works.
                     await self._respond(respond, message, ephemeral=False)

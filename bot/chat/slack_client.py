@@ -58,12 +58,18 @@ def configure(client: AsyncWebClient, api_url: str = DEFAULT_API_URL) -> AsyncWe
     return client
 
 
+def api_error(exc: SlackApiError) -> str:
+    """Slack's error code, or "" when the body was not JSON (a proxy's 5xx page)."""
+    body = exc.response.data
+    return str(body.get("error", "") or "") if isinstance(body, dict) else ""
+
+
 async def check_token(client: AsyncWebClient, name: str = "SLACK_BOT_TOKEN") -> dict[str, Any]:
     """``auth.test`` with the client's token; returns Slack's answer (team, bot user)."""
     try:
         response = await client.auth_test()
     except SlackApiError as exc:
-        error = str(exc.response.get("error", "") or "")
+        error = api_error(exc)
         status = int(getattr(exc.response, "status_code", 200) or 200)
         if error in REFUSED:
             raise ConfigError(f"slack: {name} was refused by auth.test ({error})") from exc
@@ -81,4 +87,4 @@ async def check_token(client: AsyncWebClient, name: str = "SLACK_BOT_TOKEN") -> 
     return data
 
 
-__all__ = ["DEFAULT_API_URL", "check_token", "configure", "web_client"]
+__all__ = ["DEFAULT_API_URL", "api_error", "check_token", "configure", "web_client"]
