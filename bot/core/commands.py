@@ -304,7 +304,7 @@ def expects_briefing(text: str) -> bool:
     cheap, no I/O: an adapter decides from it whether its placeholder is public."""
     text = " ".join(text.split())
     verb = text.partition(" ")[0].lower()
-    if verb in {"help", "?", "-h", "--help"} or verb in MANAGEMENT:
+    if verb in {"help", "?", "-h", "--help"} or verb in MANAGEMENT or text.lower() == "status":
         return False
     try:
         topic, window = _split_window(text)

@@ -77,8 +77,9 @@ async def test_a_briefing_is_public(fake: FakeDiscord, bot: BriefbotClient) -> N
         [opt("topic", "help")],
         [opt("since", "forever")],  # a usage error
         [opt("topic", "...")],  # nothing to search for
+        [opt("topic", "status")],
     ],
-    ids=["help", "bad-window", "no-words"],
+    ids=["help", "bad-window", "no-words", "status"],
 )
 async def test_help_and_usage_errors_are_private(
     fake: FakeDiscord,
