@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 PROMPT = "briefbot> "
 _BOLD = re.compile(r"\*(\S[^*\n]*\S)\*")
 GREETING = "briefbot console — type /briefing (or /briefing help). Ctrl-D or `quit` to leave.\n"
+#: Shown first when no chat token is set: the two next steps a newcomer looks for.
+FIRST_STEPS = (
+    "Add a feed: /briefing subscribe <site or feed URL> here, or `briefbot feeds add URL` "
+    '(README: "Commands").\n'
+    "Connect Slack or Discord: export SLACK_BOT_TOKEN + SLACK_APP_TOKEN, or DISCORD_TOKEN, "
+    'then run briefbot again (README: "Connecting Slack and Discord").\n'
+)
 
 
 def render_reply(reply: Reply) -> str:
@@ -70,8 +77,12 @@ async def run_repl(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     read_line: Callable[[], str] | None = None,
+    hints: str = FIRST_STEPS,
 ) -> None:
-    """Read lines until EOF (Ctrl-D) or ``quit``; Ctrl-C is handled by the caller."""
+    """Read lines until EOF (Ctrl-D) or ``quit``; Ctrl-C is handled by the caller.
+
+    The terminal chat runs only when no chat token is set, so the greeting is followed
+    by ``hints``: how to add a feed and how to connect Slack or Discord."""
     out = stdout or sys.stdout
     source = stdin or sys.stdin
     interactive = source.isatty()
@@ -85,7 +96,7 @@ async def run_repl(
         return line
 
     reader = read_line or default_read
-    out.write(GREETING)
+    out.write(GREETING + hints)
     out.flush()
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[str | None] = asyncio.Queue()

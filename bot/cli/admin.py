@@ -160,11 +160,10 @@ async def _publisher_for(ref: ChannelRef, core: Core, session: aiohttp.ClientSes
         token = os.environ.get("SLACK_BOT_TOKEN")
         if not token:
             raise ConfigError("deliver-now: a Slack channel needs SLACK_BOT_TOKEN")
-        from slack_sdk.web.async_client import AsyncWebClient
-
+        from bot.chat.slack_client import web_client
         from bot.chat.slack_render import SlackPublisher
 
-        return SlackPublisher(AsyncWebClient(token=token))
+        return SlackPublisher(web_client(settings.slack.api_url, token))  # [slack] api_url
     raise ConfigError(
         f"deliver-now: {ref.platform} channels are posted by the running bot; "
         "use /briefing in the channel, or wait for its schedule"

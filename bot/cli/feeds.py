@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings
+from bot.core.feed_added import describe_added
 from bot.core.models import ChannelRef, FeedInfo
 from bot.errors import CommandError, ConfigError
 from bot.service.core import Core, open_core
@@ -73,10 +74,14 @@ async def _feeds(core: Core, args: argparse.Namespace) -> int:
     action = args.feeds_command
     subs = core.subscriptions
     if action == "add":
-        feed, created = await subs.add_feed(args.url)
+        try:
+            added = await subs.add_feed(args.url)
+        except CommandError as exc:
+            print(f"briefbot: {exc}", file=sys.stderr)
+            return 1  # refused: nothing was stored
         if args.channel:
-            await core.db.channels.subscribe(_channel_ref(args.channel), feed.id)
-        print(f"{'added' if created else 'already present'}: [{feed.id}] {feed.url}")
+            await core.db.channels.subscribe(_channel_ref(args.channel), added.feed.id)
+        print(describe_added(added))
         return 0
     if action == "list":
         _print_feeds(list(await subs.feeds()), args.format)
@@ -100,11 +105,13 @@ async def _import(core: Core, path: Path) -> int:
     added = present = refused = 0
     for entry in entries:
         try:
-            _feed, created = await core.subscriptions.add_feed(entry.url)
+            result = await core.subscriptions.add_feed(entry.url)
         except CommandError as exc:
             refused += 1
             print(f"refused: {exc}", file=sys.stderr)
             continue
+        created = result.created
+        print(describe_added(result))
         added, present = added + created, present + (not created)
     print(f"import: {added} added, {present} already present, {refused} refused")
     return 0 if not refused else 1

@@ -19,6 +19,21 @@ log = logging.getLogger("bot")
 
 FORMATS = ("text", "markdown", "json")
 
+RUN_ENVIRONMENT = """\
+environment (secrets are read from here only, never from the config file):
+  SLACK_BOT_TOKEN        Slack bot token (xoxb-…): starts the Slack adapter
+  SLACK_APP_TOKEN        Slack app-level token (xapp-…), for Socket Mode
+  SLACK_SIGNING_SECRET   Slack signing secret, for HTTP mode
+  SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_REDIRECT_URI
+                         multi-workspace OAuth install (HTTP mode)
+  DISCORD_TOKEN          Discord bot token: starts the Discord adapter
+  BRIEFBOT_DATABASE_URL  overrides [bot] database_url (keeps a password out of the file)
+  BRIEFBOT_WEB_TOKEN     access token for the status page and /metrics ([web])
+  BRIEFBOT_LLM_API_KEY   key for the optional LLM summaries ([llm] api_key_env)
+  names in [webhooks] url_envs
+                         webhook URLs, one variable per channel
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -47,7 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     brief.add_argument("--max-stories", type=int, default=None)
 
     run = sub.add_parser(
-        "run", help="run the bot: scheduler plus chat adapters (or the terminal chat)"
+        "run",
+        help="run the bot: scheduler plus chat adapters (or the terminal chat)",
+        description="Run the bot: the scheduler (seed re-reads, feed polling, digests) and "
+        "the chat adapters whose tokens are set; with none, the terminal chat.",
+        epilog=RUN_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     mode = run.add_mutually_exclusive_group()
     mode.add_argument(

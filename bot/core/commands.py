@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot.core.briefing import BriefingService
+from bot.core.feed_added import discovery_lines, summary
 from bot.core.models import ChannelRef, ChannelSettings, FeedInfo, IncomingCommand, Reply
 from bot.core.ports import ChannelStore, FeedRegistry
 from bot.core.schedule import EXAMPLES, check_timezone, describe, parse_schedule
@@ -191,15 +192,13 @@ class CommandRouter:
         if verb == "subscribe":
             if not rest:
                 raise UsageError(say("Usage: ", mention("subscribe", url="")))
-            feed = await self._feeds.subscribe(ref, rest.split()[0].strip("<>"))
-            done = f"Subscribed this channel to {feed.url} (feed {feed.id})."
-            if not feed.last_error:
-                return Reply(text=done, ephemeral=True)
-            note = say(
-                f"{done} Note: the first fetch failed ({feed.last_error}); I'll keep trying, and ",
-                mention("feeds"),
-                " shows its health.",
-            )
+            added = await self._feeds.subscribe(ref, rest.split()[0].strip("<>"))
+            feed = added.feed
+            done = f"Subscribed this channel to {feed.url} (feed {feed.id}): {summary(added)}"
+            extra = "".join(f"\n{line}" for line in discovery_lines(added))
+            if not added.warning:
+                return Reply(text=done + extra, ephemeral=True)
+            note = say(f"{done}{extra}\n", mention("feeds"), " shows its health.")
             return _reply(note, ephemeral=True)
         if verb == "unsubscribe":
             if not rest:

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
+from bot.core.feed_added import FeedAdded
 from bot.core.models import (
     Briefing,
     ChannelRef,
@@ -68,7 +69,7 @@ class FeedRegistry(Protocol):
     """Feeds a channel subscribes to. ``subscribe`` validates the URL (scheme, SSRF)
     and raises ``CommandError`` with a message fit for the user when it refuses."""
 
-    async def subscribe(self, ref: ChannelRef, url: str) -> FeedInfo: ...
+    async def subscribe(self, ref: ChannelRef, url: str) -> FeedAdded: ...
 
     async def unsubscribe(self, ref: ChannelRef, url_or_id: str) -> FeedInfo: ...
 

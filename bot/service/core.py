@@ -22,6 +22,7 @@ from bot.ingest.feeds import FeedIngest
 from bot.ingest.pipeline import IngestStats, Pipeline
 from bot.ingest.subscriptions import Subscriptions
 from bot.service.status import channel_status
+from bot.sources.fetch import FetchResult
 from bot.sources.seeds import SeedResult, read_folder
 from bot.sources.ssrf import Resolver
 from bot.store.db import Database, open_database
@@ -117,7 +118,7 @@ class Core:
             if await self.db.feeds.by_url(url.strip()) is not None:
                 continue
             try:
-                _feed, created = await self.subscriptions.add_feed(url)
+                created = (await self.subscriptions.add_feed(url, strict=False)).created
             except CommandError as exc:
                 raise ConfigError(f"config: [sources] feeds: {exc}") from None
             added += created
@@ -131,9 +132,9 @@ class Core:
             log.info("pruned %d articles published before %s", removed, cutoff.date())
         return removed
 
-    async def probe_feed(self, url: str) -> None:
-        """Fetch a feed once through the guarded fetcher (raises ``FetchError``)."""
-        await self.feed_ingest().fetcher.fetch(url)
+    async def probe_feed(self, url: str) -> FetchResult:
+        """Fetch a URL once through the guarded fetcher (raises ``FetchError``)."""
+        return await self.feed_ingest().fetcher.fetch(url)
 
     async def briefing_for(
         self, ref: ChannelRef, *, since: datetime | None = None, exclude: set[int] | None = None

@@ -73,6 +73,14 @@ class Kind(StrEnum):
     BAD_URL = "bad_url"
 
 
+#: Failures that may pass by themselves: a feed that fails so is kept and retried.
+TRANSIENT = frozenset({Kind.DNS, Kind.CONNECT, Kind.TIMEOUT, Kind.RATE_LIMITED, Kind.SERVER})
+
+
+def is_transient(kind: str) -> bool:
+    return kind in TRANSIENT
+
+
 @dataclass(frozen=True, slots=True)
 class FetchOptions:
     """Limits of one fetcher; ``allow_private_networks`` is for tests and trusted setups."""

@@ -10,6 +10,7 @@ serving Slack while Discord is retried with backoff, and stop cleanly on Ctrl-C
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -381,3 +383,35 @@ async def test_readyz_names_the_adapters_once_they_serve(tmp_path: Path, fakes: 
     assert "adapters: discord, slack" in ready[1]
     code, _ = await bot.interrupt()
     assert code == 0, bot.log
+
+
+async def test_deliver_now_posts_to_slack_through_api_url(tmp_path: Path, fakes: Fakes) -> None:
+    """The operator's `deliver-now` builds its own Web API client: [slack] api_url too."""
+    config = write_config(tmp_path, fakes, slack_port=free_port())
+    seed = {
+        "title": "Ukraine and partners agree on new energy aid for Kyiv",
+        "text": "Ukraine secured a new package of energy aid on Tuesday. "
+        "Partners pledged transformers and generators before winter.",
+        "source": "Wire One",
+        "url": "https://wire-one.example/ukraine-energy",
+        "published": datetime.now(UTC).isoformat(),
+    }
+    (tmp_path / "seeds" / "kyiv.json").write_text(json.dumps(seed), encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "-c",
+        str(config),
+        "deliver-now",
+        "slack:T1:C1",
+        cwd=tmp_path,
+        env=bot_env(SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET=SECRET),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(HANG_LIMIT_S):
+        out, err = await proc.communicate()
+    assert fakes.slack.calls_to("chat.postMessage"), (proc.returncode, out, err)
+    assert all(c.token == SLACK_TOKEN for c in fakes.slack.calls_to("chat.postMessage"))
