@@ -242,18 +242,12 @@ class DiscordPublisher:
 
     async def notify(self, ref: ChannelRef, text: str) -> None:
         """A plain notice (feed health), inert: markdown escaped, no mentions allowed."""
-        if self._client.user is None:
-            raise DeliveryError("discord: the client is not connected yet", retry_after=15.0)
-        try:
-            channel_id = int(ref.channel)
-            guild_id = int(ref.workspace) if ref.workspace else None
-        except ValueError as exc:
-            raise DeliveryError(f"discord: bad channel id {ref.channel!r}", permanent=True) from exc
-        channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)
+        channel = self._channel(ref)
         notice = DiscordMessage(safe_text(text)[:2000], ())
-        await self._send(channel, notice, message_nonce(f"notice:{channel_id}:{text}", 0))
+        await self._send(channel, notice, message_nonce(f"notice:{channel.id}:{text}", 0))
 
-    async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
+    def _channel(self, ref: ChannelRef) -> discord.PartialMessageable:
+        """The REST handle of a channel; raises when the client cannot post (yet)."""
         if self._client.user is None:  # not logged in yet (start-up) or already closed
             raise DeliveryError("discord: the client is not connected yet", retry_after=15.0)
         try:
@@ -261,11 +255,14 @@ class DiscordPublisher:
             guild_id = int(ref.workspace) if ref.workspace else None
         except ValueError as exc:
             raise DeliveryError(f"discord: bad channel id {ref.channel!r}", permanent=True) from exc
-        channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)
+        return self._client.get_partial_messageable(channel_id, guild_id=guild_id)
+
+    async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
+        channel = self._channel(ref)
         ids: list[str] = []
         for part, message in enumerate(render_briefing(briefing)):
             ids.append(await self._send(channel, message, message_nonce(delivery_key, part)))
-        log.info("discord: posted briefing channel=%s parts=%d", channel_id, len(ids))
+        log.info("discord: posted briefing channel=%s parts=%d", channel.id, len(ids))
         return ids
 
     async def _send(
