@@ -295,9 +295,30 @@ def register_commands(
     async def settings_cmd(interaction: discord.Interaction) -> None:
         await answer(interaction, router, "settings", admin=True)
 
+    @admin.command(name="mute", description="Mute words or an outlet in this channel")
+    @app_commands.describe(words="Words to mute (whole words)", source="Outlet name to mute")
+    async def mute(
+        interaction: discord.Interaction, words: str | None = None, source: str | None = None
+    ) -> None:
+        await answer(interaction, router, _mute_text("mute", words, source), admin=True)
+
+    @admin.command(name="unmute", description="Unmute words or an outlet in this channel")
+    @app_commands.describe(words="Words to unmute", source="Outlet name to unmute")
+    async def unmute(
+        interaction: discord.Interaction, words: str | None = None, source: str | None = None
+    ) -> None:
+        await answer(interaction, router, _mute_text("unmute", words, source), admin=True)
+
     tree.add_command(briefing)
     tree.add_command(admin)
     tree.error(StaleCommands().on_error)
+
+
+def _mute_text(verb: str, words: str | None, source: str | None) -> str:
+    """The text grammar of a ``mute``/``unmute`` interaction (an outlet wins)."""
+    if source and source.strip():
+        return f"{verb} source {source.strip()}"
+    return f"{verb} {(words or '').strip()}".strip()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.core.models import Briefing, BriefingItem, SourceLink, Story
+from bot.core.mutes import Mutes
+from bot.core.mutes import apply as apply_mutes
 from bot.core.ports import StoryReader
 from bot.core.ranking import rank_stories
 
@@ -89,13 +91,15 @@ class BriefingService:
         max_stories: int | None = None,
         exclude_story_ids: Collection[int] = (),
         feed_ids: Sequence[int] | None = None,
+        mutes: Mutes | None = None,
     ) -> Briefing:
         """A briefing of the top stories published in the window ending now.
 
         ``topic`` (what the user typed) filters; ``channel_topics`` filter too and also
         boost ranking. ``since`` overrides ``window`` (a digest covers the time since the
         previous one). ``feed_ids`` limits the briefing to a channel's own feeds (plus the
-        seed folder); None means every source.
+        seed folder); None means every source. ``mutes`` drop muted outlets' articles
+        and stories mentioning a muted word.
         """
         now = self._clock()
         start = since if since is not None else now - (window or self._options.window)
@@ -105,6 +109,8 @@ class BriefingService:
         candidates = await self._stories.stories_between(
             start, now, self._options.candidate_limit, include, feed_ids
         )
+        if mutes:
+            candidates = apply_mutes(candidates, mutes)
         selected = [
             s for s in candidates if s.id not in exclude_story_ids and _matches(s, include, exclude)
         ]

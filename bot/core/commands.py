@@ -5,7 +5,8 @@
     /briefing last 6h              a different window (m, h, d, w)
     /briefing help                 what follows
     management (admins): subscribe <url> · unsubscribe <url|id> · feeds ·
-    topics add|remove <words> · schedule <when> [tz] · schedule off · settings
+    topics add|remove <words> · schedule <when> [tz] · schedule off · settings ·
+    mute <words> · mute source <outlet> · unmute <words> · unmute source <outlet>
 
 The router never raises for user input: a ``CommandError`` becomes a polite reply, any
 other failure is logged with its traceback and the user gets a short apology.
@@ -19,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.core import mutes
 from bot.core.briefing import BriefingService
 from bot.core.feed_added import discovery_lines, summary
 from bot.core.models import ChannelRef, ChannelSettings, FeedInfo, IncomingCommand, Reply
@@ -33,7 +35,16 @@ log = logging.getLogger(__name__)
 _WINDOW = re.compile(r"^(\d{1,4})\s*(m|min|mins|h|hr|hrs|hours?|d|days?|w|weeks?)$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_WINDOW = timedelta(days=31)
-MANAGEMENT = {"subscribe", "unsubscribe", "feeds", "topics", "schedule", "settings"}
+MANAGEMENT = {
+    "subscribe",
+    "unsubscribe",
+    "feeds",
+    "topics",
+    "schedule",
+    "settings",
+    "mute",
+    "unmute",
+}
 
 ScheduleHook = Callable[[ChannelSettings], Awaitable[None]]
 #: The answer to `/briefing status` for a channel (composed where the store is known).
@@ -176,6 +187,7 @@ class CommandRouter:
             channel_topics=settings.topics,
             max_stories=settings.max_stories,
             feed_ids=feed_ids or None,  # a channel without feeds sees every source
+            mutes=mutes.of(settings),
         )
         if not briefing.items:
             span = window or self._default_window
@@ -230,6 +242,8 @@ class CommandRouter:
             return await self._topics(ref, rest)
         if verb == "schedule":
             return await self._schedule(ref, rest)
+        if verb in {"mute", "unmute"}:
+            return await self._mute(ref, verb, rest)
         return Reply(text=await self._settings_text(ref), ephemeral=True)
 
     async def _topics(self, ref: ChannelRef, rest: str) -> Reply:
@@ -260,6 +274,34 @@ class CommandRouter:
         await self._channels.save_channel(replace(settings, topics=topics))
         shown = ", ".join(topics) or "none (all stories)"
         return Reply(text=f"Topics of this channel: {shown}", ephemeral=True)
+
+    async def _mute(self, ref: ChannelRef, verb: str, rest: str) -> Reply:
+        settings = await self._channels.channel(ref)
+        current = mutes.of(settings)
+        head, _, tail = rest.partition(" ")
+        by_source = head.lower() in {"source", "outlet"}
+        target = tail if by_source else rest
+        if not target.strip():
+            if verb == "mute" and not rest:
+                return Reply(text=_mutes_text(current), ephemeral=True)
+            key = verb + ("_source" if by_source else "")
+            raise UsageError(
+                say("Usage: ", mention(key, **({"source": ""} if by_source else {"words": ""})))
+            )
+        if by_source:
+            change = {"sources": [mutes.source_name(target)]}
+        else:
+            found = mutes.mute_words(target)
+            if not found:
+                raise UsageError(say("Usage: ", mention(verb, words="")))
+            change = {"words": found}
+        updated = (
+            mutes.add(current, **change) if verb == "mute" else mutes.remove(current, **change)
+        )
+        await self._channels.save_channel(
+            replace(settings, muted_words=updated.words, muted_sources=updated.sources)
+        )
+        return Reply(text=_mutes_text(updated), ephemeral=True)
 
     async def _schedule(self, ref: ChannelRef, rest: str) -> Reply:
         settings = await self._channels.channel(ref)
@@ -300,8 +342,17 @@ class CommandRouter:
                 f"• topics: {', '.join(settings.topics) or 'none (all stories)'}",
                 f"• feeds: {len(feeds)}",
                 f"• stories per briefing: {settings.max_stories or 'default'}",
+                f"• muted words: {', '.join(settings.muted_words) or 'none'}",
+                f"• muted outlets: {', '.join(settings.muted_sources) or 'none'}",
             ]
         )
+
+
+def _mutes_text(current: mutes.Mutes) -> str:
+    return (
+        f"Muted words: {', '.join(current.words) or 'none'}\n"
+        f"Muted outlets: {', '.join(current.sources) or 'none'}"
+    )
 
 
 def _reply(message: Say, *, ephemeral: bool) -> Reply:

@@ -172,6 +172,8 @@ class ChannelSettings:
     schedule: str | None = None
     max_stories: int | None = None
     paused_reason: str | None = None  # why the schedule stopped (a dead delivery)
+    muted_words: tuple[str, ...] = ()  # lower-cased whole words (bot.core.mutes)
+    muted_sources: tuple[str, ...] = ()  # lower-cased outlet names
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,26 @@ COMMANDS: dict[str, CommandSpec] = {
             "schedule_off", "schedule off", (), "briefing-admin", "schedule", (("when", "off"),)
         ),
         CommandSpec("settings", "settings", (), "briefing-admin", "settings", admin=True),
+        CommandSpec("mute", "mute", (Arg("words", "words"),), "briefing-admin", "mute", admin=True),
+        CommandSpec(
+            "mute_source",
+            "mute source",
+            (Arg("source", "outlet"),),
+            "briefing-admin",
+            "mute",
+            admin=True,
+        ),
+        CommandSpec(
+            "unmute", "unmute", (Arg("words", "words"),), "briefing-admin", "unmute", admin=True
+        ),
+        CommandSpec(
+            "unmute_source",
+            "unmute source",
+            (Arg("source", "outlet"),),
+            "briefing-admin",
+            "unmute",
+            admin=True,
+        ),
     )
 }
 
@@ -218,6 +238,14 @@ def help_say(window: str, examples: str) -> Say:
         ref("schedule_off"),
         " · ",
         ref("settings"),
+        "\n• ",
+        ref("mute", words=""),
+        " · ",
+        ref("mute_source", source=""),
+        " — drop stories with those words, or that outlet's articles\n• ",
+        ref("unmute", words=""),
+        " · ",
+        ref("unmute_source", source=""),
     ]
     return say(*lines)
 

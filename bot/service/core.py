@@ -17,6 +17,7 @@ from bot.core import logcontext
 from bot.core.briefing import BriefingOptions, BriefingService
 from bot.core.commands import CommandRouter, ScheduleHook
 from bot.core.models import Briefing, ChannelRef, ChannelSettings, IncomingCommand, Reply
+from bot.core.mutes import of as mutes_of
 from bot.errors import CommandError, ConfigError
 from bot.ingest.feeds import FeedIngest
 from bot.ingest.pipeline import IngestStats, Pipeline
@@ -149,6 +150,7 @@ class Core:
             max_stories=settings.max_stories,
             exclude_story_ids=exclude or set(),
             feed_ids=feed_ids or None,
+            mutes=mutes_of(settings),
         )
 
     async def close(self) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from bot import metrics
 from bot.config import Settings
+from bot.core.mutes import of as mutes_of
 from bot.core.schedule import describe
 from bot.service.core import Core
 from bot.service.local_cron import next_digest
@@ -90,7 +91,10 @@ def status_snapshot(core: Core) -> Snapshot:
             preview = await core.briefings.compose(topic=topic)
             title = f"/briefing {topic}" if topic else "/briefing"
         if ref is not None and topic:
-            preview = await core.briefings.compose(topic=topic, timezone=preview.timezone)
+            muted = mutes_of(await core.db.channels.channel(ref))
+            preview = await core.briefings.compose(
+                topic=topic, timezone=preview.timezone, mutes=muted
+            )
             title = f"/briefing {topic} in {ref.platform}: {ref.channel}"
         return StatusSnapshot(
             generated_at=now,

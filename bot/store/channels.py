@@ -15,6 +15,7 @@ from bot.store.schema import channels, subscriptions
 
 
 def _settings(row: object) -> ChannelSettings:
+    mutes = json.loads(row.mutes or "{}")  # type: ignore[attr-defined]
     return ChannelSettings(
         ref=ChannelRef(row.platform, row.channel, row.workspace),  # type: ignore[attr-defined]
         timezone=row.timezone,  # type: ignore[attr-defined]
@@ -22,6 +23,16 @@ def _settings(row: object) -> ChannelSettings:
         schedule=row.schedule,  # type: ignore[attr-defined]
         max_stories=row.max_stories,  # type: ignore[attr-defined]
         paused_reason=row.paused_reason,  # type: ignore[attr-defined]
+        muted_words=tuple(mutes.get("words", ())),
+        muted_sources=tuple(mutes.get("sources", ())),
+    )
+
+
+def _mutes_json(settings: ChannelSettings) -> str | None:
+    if not settings.muted_words and not settings.muted_sources:
+        return None
+    return json.dumps(
+        {"words": list(settings.muted_words), "sources": list(settings.muted_sources)}
     )
 
 
@@ -80,6 +91,7 @@ class ChannelRepo:
                     topics=json.dumps(list(settings.topics)),
                     schedule=settings.schedule,
                     max_stories=settings.max_stories,
+                    mutes=_mutes_json(settings),
                     # An admin saving the channel's settings resumes a paused schedule.
                     paused_reason=None,
                 )

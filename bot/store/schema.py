@@ -149,6 +149,8 @@ channels = Table(
     # Set when a digest can never be delivered (channel gone, bot removed, token
     # revoked): the schedule stops until an admin sets it again.
     Column("paused_reason", Text),
+    # Muted words and outlets, JSON {"words": [...], "sources": [...]} (None: none).
+    Column("mutes", Text),
     UniqueConstraint("platform", "workspace", "channel", name="uq_channels_ref"),
 )
 

@@ -104,6 +104,8 @@ async def test_client_logs_in_and_syncs_both_commands_to_the_dev_guild(
         "topics",
         "schedule",
         "settings",
+        "mute",
+        "unmute",
     }
     # default intents only: no members, presences or message content
     assert fake.identifies[0]["intents"] & ((1 << 1) | (1 << 8) | (1 << 15)) == 0
@@ -325,3 +327,36 @@ def test_admin_ids_come_from_the_chat_section(tmp_path: Path) -> None:
     settings = test_settings(tmp_path, chat={"admin_user_ids": ["42"]})
     options = DiscordOptions.from_env(settings, env={"DISCORD_TOKEN": "t"})
     assert options.admin_user_ids == frozenset({"42"})
+
+
+async def test_mute_an_outlet_and_a_word_then_unmute(
+    fake: FakeDiscord, bot: BriefbotClient, core: Core
+) -> None:
+    def titles(followup: dict[str, Any]) -> list[str]:
+        return [e["title"] for e in followup.get("embeds") or []]
+
+    mute_source = sub("mute", source="wire two")
+    [reply] = await ask(fake, slash("briefing-admin", [mute_source], permissions=ADMIN_MEMBER))
+    assert "Muted outlets: wire two" in reply["content"]
+    [followup] = await ask(fake, slash("briefing"))
+    assert titles(followup) == [SEEDS["kyiv.json"]["title"]]
+
+    mute_word = sub("mute", words="ENERGY")
+    [reply] = await ask(fake, slash("briefing-admin", [mute_word], permissions=ADMIN_MEMBER))
+    assert "Muted words: energy" in reply["content"]
+    [followup] = await ask(fake, slash("briefing"))
+    assert followup["content"].startswith("Nothing new")
+    settings = await core.db.channels.channel(REF)
+    assert (settings.muted_words, settings.muted_sources) == (("energy",), ("wire two",))
+    digest = await core.briefing_for(REF)  # the scheduled digest applies them too
+    assert not digest.items
+
+    unmute = sub("unmute", source="Wire Two")
+    await ask(fake, slash("briefing-admin", [unmute], permissions=ADMIN_MEMBER))
+    [followup] = await ask(fake, slash("briefing"))
+    assert titles(followup) == [SEEDS["markets.json"]["title"]]
+
+    refused = slash("briefing-admin", [sub("mute", words="tech")], permissions=BASIC_MEMBER)
+    [reply] = await ask(fake, refused)
+    assert "only admins" in reply["content"]
+    assert (await core.db.channels.channel(REF)).muted_words == ("energy",)

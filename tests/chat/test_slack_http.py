@@ -24,6 +24,7 @@ from tests.fakes.slack_api import (
     ARTICLES,
     FakeSlack,
     check_blocks,
+    draft,
     form,
     serve_bolt,
     signed,
@@ -325,3 +326,25 @@ async def test_help_uses_slacks_syntax(harness: Harness) -> None:
     assert "`/briefing subscribe &lt;feed url&gt;`" in reply["text"]
     assert "`/briefing last 6h`" in reply["text"]
     assert "briefing-admin" not in reply["text"] and "since:" not in reply["text"]
+
+
+async def test_mute_a_word_and_an_outlet_over_signed_requests(harness: Harness) -> None:
+    await harness.core.pipeline.ingest(
+        "other", [draft(4, "Harvest festival draws crowds", "A harvest story. " * 10, 1, "other")]
+    )
+    reply = await harness.ask("mute Grain")
+    assert reply["response_type"] == "ephemeral" and "Muted words: grain" in reply["text"]
+    post = await harness.ask("")
+    text = str(post["blocks"])
+    assert "grain corridor" not in text and "Harvest festival" in text
+    await harness.ask("mute source other")
+    post = await harness.ask("last 2d")
+    text = str(post["blocks"])
+    assert "Harvest festival" not in text and "interest rates" in text
+    settings = await harness.ask("settings")
+    assert "muted words: grain" in settings["text"]
+    assert "muted outlets: other" in settings["text"]
+    await harness.ask("unmute grain")
+    assert "grain corridor" in str((await harness.ask(""))["blocks"])
+    refused = await harness.ask("mute rates", user="UMEMBER")
+    assert "only admins" in refused["text"]
