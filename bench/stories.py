@@ -111,7 +111,9 @@ def run(
         row = rows[i]
         text = "" if titles_only else row.get("text") or ""
         pred[i] = grouper.add(i, row["title"], text, times[i], row.get("publisher", ""))
+    grouper.merge()
     elapsed = time.perf_counter() - start
+    pred = [grouper.resolve(p) for p in pred]
     labels = [r["story"] for r in rows]
     bp, br, bf = bcubed(labels, pred)
     pp, pr, pf = pairwise(labels, pred)
@@ -203,6 +205,12 @@ def story_summaries(rows: Sequence[Row], records: Path) -> dict[str, Row]:
         row = rows[i]
         if row["story"] in refs:
             members[row["story"]].append((row["publisher"], row["title"], row["text"]))
+    if not members:
+        print(
+            f"story summaries skipped: no story in {records.name} matches the data",
+            file=sys.stderr,
+        )
+        return {}
     outputs: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
     start = time.perf_counter()
     for story, group in members.items():

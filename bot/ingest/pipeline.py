@@ -204,10 +204,12 @@ class Pipeline:
         return stats
 
     def _group_all(self, items: Sequence[tuple[int, ArticleDraft, str]]) -> list[int]:
-        return [
+        keys = [
             self._grouper.add(a, d.title, _grouping_text(d, s), d.published_at, d.source)
             for a, d, s in items
         ]
+        self._grouper.merge()  # headline-only stories that met; later joins go to one
+        return [self._grouper.resolve(key) for key in keys]
 
     async def _group(self, items: Sequence[tuple[int, ArticleDraft, str]]) -> None:
         """Join the best recent story or start one; the grouper's keys map to story ids."""

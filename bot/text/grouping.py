@@ -74,6 +74,14 @@ _EXACT_CANDIDATES = 8  # candidates that get an exact score
 # dozen stories) would otherwise call every shared word "common".
 _PRIOR_DOCS = 100
 _PRUNE_EVERY = 500  # adds between sweeps of stories far outside the window
+# Short items (headlines, a teaser): an article with fewer than _SHORT_TERMS features
+# is scored partly against the story's core (cosine with its normalised centroid,
+# scaled by _CORE_SCALE) instead of the mean over members, in proportion to how short
+# it is; full articles (20+ features) are scored exactly as before. Stories made of
+# short items are merged by ``merge`` when their centroids reach _MERGE_COS.
+_SHORT_TERMS = 20.0
+_CORE_SCALE = 2.5
+_MERGE_COS = 0.25
 
 
 @dataclass(slots=True)
@@ -88,6 +96,8 @@ class StoryState:
     centroid: dict[str, float] = field(default_factory=dict)  # sum of member vectors
     size: int = 0  # member vectors in the sum (loaded ones included)
     source_seen: dict[str, datetime] = field(default_factory=dict)  # latest per source
+    norm2: float = 0.0  # squared norm of the centroid sum
+    terms: int = 0  # features over all member vectors (short members: titles only)
 
 
 class StoryGrouper:
@@ -109,6 +119,7 @@ class StoryGrouper:
         self._next_key = 1
         self._latest: datetime | None = None
         self._adds_since_prune = 0
+        self._merged: dict[int, int] = {}  # merged-away story key -> surviving key
 
     def __len__(self) -> int:
         return len(self._stories)
@@ -136,6 +147,75 @@ class StoryGrouper:
         if stale:
             logger.debug("grouping: pruned %d stories, %d open", len(stale), len(self._stories))
         return len(stale)
+
+    def resolve(self, key: int) -> int:
+        """The story ``key`` lives on as, after merges (itself if never merged)."""
+        merged = self._merged
+        while key in merged:
+            key = merged[key]
+        return key
+
+    def merge(self) -> int:
+        """Merge open stories of short items (headlines, teasers) whose centroids
+        meet; returns how many stories were merged away."""
+        stories = [
+            st
+            for st in self._stories.values()
+            if st.size and st.norm2 > 0 and _short_weight(st.terms / st.size) > 0
+        ]
+        stories.sort(key=lambda st: -st.size)
+        done = 0
+        for big in stories:
+            if big.key not in self._stories:
+                continue
+            nb = math.sqrt(big.norm2)
+            top = sorted(big.centroid, key=big.centroid.__getitem__, reverse=True)[:_PROBE_TERMS]
+            cands: set[int] = set()
+            for t in top:
+                cands.update(self._postings.get(t, {}))
+            for key in sorted(cands):
+                other = self._stories.get(key)
+                if other is None or other is big or other.size > big.size or other.norm2 <= 0:
+                    continue
+                if _short_weight(other.terms / other.size) <= 0:
+                    continue
+                if (
+                    other.first_seen > big.last_updated + self.window
+                    or big.first_seen > other.last_updated + self.window
+                ):
+                    continue
+                get = big.centroid.get
+                dot = sum(w * get(t, 0.0) for t, w in other.centroid.items())
+                cos = dot / (nb * math.sqrt(other.norm2))
+                if cos >= _MERGE_COS:
+                    self._absorb(big, other)
+                    nb = math.sqrt(big.norm2)
+                    done += 1
+        return done
+
+    def _absorb(self, big: StoryState, other: StoryState) -> None:
+        del self._stories[other.key]
+        for term in other.centroid:
+            posting = self._postings.get(term)
+            if posting is not None:
+                posting.pop(other.key, None)
+        get = big.centroid.get
+        dot = sum(w * get(t, 0.0) for t, w in other.centroid.items())
+        big.norm2 += 2.0 * dot + other.norm2
+        for term, w in other.centroid.items():
+            if term not in big.centroid:
+                self._postings.setdefault(term, {})[big.key] = big
+            big.centroid[term] = get(term, 0.0) + w
+        big.size += other.size
+        big.terms += other.terms
+        big.doc_ids.extend(other.doc_ids)
+        big.sources.extend(s for s in other.sources if s not in big.sources)
+        for src, seen in other.source_seen.items():
+            mine = big.source_seen.get(src)
+            big.source_seen[src] = seen if mine is None else max(mine, seen)
+        big.first_seen = min(big.first_seen, other.first_seen)
+        big.last_updated = max(big.last_updated, other.last_updated)
+        self._merged[other.key] = big.key
 
     def load(
         self,
@@ -258,9 +338,10 @@ class StoryGrouper:
         best: StoryState | None = None
         best_sim = self.threshold
         near = timedelta(hours=_SAME_SOURCE_HOURS)
+        short = _short_weight(len(vec))
         for key in ranked:
             story = found[key]
-            sim = _average_link(vec, story)
+            sim = _score(vec, story, short)
             seen = story.source_seen.get(source)
             if seen is not None and abs(when - seen) <= near:
                 sim -= _SAME_SOURCE_PENALTY
@@ -270,11 +351,15 @@ class StoryGrouper:
 
     def _join(self, story: StoryState, vec: dict[str, float], when: datetime) -> None:
         centroid = story.centroid
+        get = centroid.get
+        dot = sum(w * get(t, 0.0) for t, w in vec.items())
+        story.norm2 += 2.0 * dot + sum(w * w for w in vec.values())
         for term, weight in vec.items():
             if term not in centroid:
                 self._postings.setdefault(term, {})[story.key] = story
             centroid[term] = centroid.get(term, 0.0) + weight
         story.size += 1
+        story.terms += len(vec)
         story.last_updated = max(story.last_updated, when)
         story.first_seen = min(story.first_seen, when)
 
@@ -300,6 +385,18 @@ class _Canonical(dict[str, str]):
 
 
 _CANON = _Canonical()
+
+
+def _short_weight(terms: float) -> float:
+    return max(0.0, 1.0 - terms / _SHORT_TERMS)
+
+
+def _score(vec: dict[str, float], story: StoryState, short: float) -> float:
+    avg = _average_link(vec, story)
+    if short <= 0.0 or story.norm2 <= 0.0:
+        return avg
+    cen = avg * story.size / math.sqrt(story.norm2)
+    return (1.0 - short) * avg + short * _CORE_SCALE * cen
 
 
 def _average_link(vec: dict[str, float], story: StoryState) -> float:

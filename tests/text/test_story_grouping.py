@@ -180,3 +180,42 @@ def test_same_outlet_within_hours_needs_a_stronger_match() -> None:
     # ...while a day later it is a follow-up and joins; a much stronger match always does.
     assert _pair_story_keys("Reuters", "Reuters", hours=24, margin=0.04)
     assert _pair_story_keys("Reuters", "Reuters", hours=1, margin=0.2)
+
+
+def test_headline_stories_merge_and_keys_resolve() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.text.grouping import StoryGrouper
+
+    g = StoryGrouper()
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    heads = [
+        "Malaysia Airlines flight MH370 search widens",
+        "MH370 search: Malaysia Airlines jet missing",
+        "Missing Malaysia Airlines jet: new search area",
+        "Malaysia Airlines MH370 families wait for news",
+        "Bachelor finale: Juan Pablo picks Nikki",
+        "Juan Pablo Bachelor finale recap",
+    ]
+    keys = [g.add(i, h, "", t0 + timedelta(minutes=i), f"src{i}") for i, h in enumerate(heads)]
+    g.merge()
+    resolved = [g.resolve(k) for k in keys]
+    assert len(set(resolved[:4])) == 1
+    assert len(set(resolved[4:])) == 1
+    assert resolved[0] != resolved[4]
+    assert len(g) == len(set(resolved))
+
+
+def test_merge_leaves_full_article_stories_alone() -> None:
+    from datetime import UTC, datetime
+
+    from bot.text.grouping import StoryGrouper
+
+    g = StoryGrouper()
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    body = " ".join(f"word{i} detail{i} figure{i}" for i in range(12))
+    g.add(1, "Council approves budget", "The city council approved the budget. " + body, t0, "a")
+    g.add(2, "Council budget vote", "Budget vote council members " + body[::-1], t0, "b")
+    before = len(g)
+    assert g.merge() == 0
+    assert len(g) == before
