@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -51,3 +52,18 @@ async def serve_app(app: web.Application) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def discord_webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """A loopback Discord webhook that records every post; yields (base URL, posts)."""
+    posts: list[dict[str, Any]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        posts.append(await request.json())
+        return web.json_response({"id": str(1000 + len(posts))})
+
+    app = web.Application()
+    app.router.add_post("/api/webhooks/{id}/{token}", receive)
+    async with serve_app(app) as base:
+        yield base, posts

@@ -9,7 +9,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from bot.chat.webhook_channels import apply_schedule, webhook_channels
 from bot.config import WebhooksSection
@@ -18,21 +17,13 @@ from bot.delivery.outbox import Outbox
 from bot.errors import ConfigError
 from bot.service.core import Core
 from bot.service.scheduler import Scheduler
-from tests.support import serve_app
+from tests.support import discord_webhook
 
 
 @pytest.fixture
 async def hook_server() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
-    posts: list[dict[str, Any]] = []
-
-    async def discord_hook(request: web.Request) -> web.Response:
-        posts.append(await request.json())
-        return web.json_response({"id": str(1000 + len(posts))})
-
-    app = web.Application()
-    app.router.add_post("/api/webhooks/{id}/{token}", discord_hook)
-    async with serve_app(app) as base:
-        yield base, posts
+    async with discord_webhook() as recorder:
+        yield recorder
 
 
 async def test_scheduled_digest_reaches_the_webhook(

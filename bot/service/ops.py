@@ -84,18 +84,18 @@ def status_snapshot(core: Core) -> Snapshot:
                 )
             )
         ref = refs.get(channel_id) if channel_id is not None else None
-        if ref is not None:
-            preview = await core.briefing_for(ref)
-            title = f"Next digest for {ref.platform}: {ref.channel}"
-        else:
+        if ref is None:
             preview = await core.briefings.compose(topic=topic)
             title = f"/briefing {topic}" if topic else "/briefing"
-        if ref is not None and topic:
-            muted = mutes_of(await core.db.channels.channel(ref))
+        elif topic:  # `/briefing <topic>` as that channel would see it: one composition
+            channel = await core.db.channels.channel(ref)
             preview = await core.briefings.compose(
-                topic=topic, timezone=preview.timezone, mutes=muted
+                topic=topic, timezone=channel.timezone, mutes=mutes_of(channel)
             )
             title = f"/briefing {topic} in {ref.platform}: {ref.channel}"
+        else:
+            preview = await core.briefing_for(ref)
+            title = f"Next digest for {ref.platform}: {ref.channel}"
         return StatusSnapshot(
             generated_at=now,
             feeds=tuple(await core.db.feeds.health()),

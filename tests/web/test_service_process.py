@@ -16,24 +16,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from tests.support import REPO, bot_env, serve_app
+from tests.support import REPO, bot_env, discord_webhook
 
 WEB_URL = re.compile(r"web: status page and /metrics at (http://127\.0\.0\.1:\d+/)")
 
 
 @pytest.fixture
 async def hook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
-    posts: list[dict[str, Any]] = []
-
-    async def discord_hook(request: web.Request) -> web.Response:
-        posts.append(await request.json())
-        return web.json_response({"id": str(1000 + len(posts))})
-
-    app = web.Application()
-    app.router.add_post("/api/webhooks/{id}/{token}", discord_hook)
-    async with serve_app(app) as base:
+    async with discord_webhook() as (base, posts):
         yield f"{base}/api/webhooks/1/hook-secret-value", posts
 
 
