@@ -122,11 +122,9 @@ async def test_the_terminal_explains_and_stores_nothing(tmp_path: Path) -> None:
 def role_option(role_id: str, name: str = "Editors") -> dict[str, Any]:
     """``/briefing-admin mention role:@name`` as Discord sends it: the id plus the
     resolved role object."""
-    interaction = slash(
-        "briefing-admin",
-        [{"name": "mention", "type": 1, "options": [{"name": "role", "type": 8, "value": role_id}]}],
-        permissions=ADMIN_MEMBER,
-    )
+    option = {"name": "role", "type": 8, "value": role_id}
+    subcommand = {"name": "mention", "type": 1, "options": [option]}
+    interaction = slash("briefing-admin", [subcommand], permissions=ADMIN_MEMBER)
     role = {
         "id": role_id,
         "name": name,
