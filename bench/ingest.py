@@ -1,6 +1,7 @@
 """Ingest benchmark: N feeds from a loopback server through the real poll cycle.
 
     python bench/ingest.py [--feeds 1000] [--data ../shared/data] [--workers 2] [--json]
+    python bench/ingest.py --parse-only [--feeds 102]   # the parsers alone, one core
 
 Feed i is a copy of a real capture from ``shared/data/feeds/fastfeedparser_benchmark``
 with its own host name (``f<i>.bench.test``, resolved to 127.0.0.1 by an injected
@@ -9,7 +10,9 @@ fetches and parses every feed (parsing in a process pool); cycle 2 polls again w
 stored state: even feeds answer 304, odd feeds re-send identical bytes without
 validators, which the body hash skips. Drafts go into an in-memory dict keyed by
 (feed, key), standing in for the database. Then feedparser's bare ``parse()`` runs over
-the same bytes, serially, for comparison. Goals (issue 3): cycle 1 ≤ 1.3 × bare / cores,
+the same bytes, serially, for comparison, and so do fastfeedparser's bare ``parse()`` and
+our ``parse_feed`` with the fast path and with feedparser alone (drafts out, issue 14).
+Goals (issue 3): cycle 1 ≤ 1.3 × bare / cores,
 cycle 2 ≤ 10 % of cycle 1, peak RSS ≤ 300 MB.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import json
@@ -206,6 +210,66 @@ def bare_parse_seconds(captures: list[bytes], n: int, **options: bool) -> tuple[
     return total, size / 1e6
 
 
+def parser_seconds(captures: list[bytes], n: int) -> dict[str, float]:
+    """The parsers over the same N bodies, one core, interleaved body by body: bare
+    fastfeedparser, then ``parse_feed`` (drafts out) with the fast path and without it."""
+    import fastfeedparser
+
+    from bot.errors import ParseError
+    from bot.sources.parse import parse_feed
+
+    clock = time.perf_counter
+    totals = dict.fromkeys(("fast_parse_s", "parse_feed_fast_s", "parse_feed_feedparser_s"), 0.0)
+    fallbacks = 0
+    for i in range(n):
+        body, url = feed_body(captures, i), f"http://f{i}.bench.test/feed/{i}"
+        started = clock()
+        with contextlib.suppress(ValueError):
+            fastfeedparser.parse(body)
+        totals["fast_parse_s"] += clock() - started
+        for fast, key in ((True, "parse_feed_fast_s"), (False, "parse_feed_feedparser_s")):
+            started = clock()
+            try:
+                parsed = parse_feed(body, url=url, fast=fast)
+            except ParseError:
+                continue
+            finally:
+                totals[key] += clock() - started
+            fallbacks += fast and parsed.parser == "feedparser"
+    return {**totals, "parser_fallbacks": fallbacks}
+
+
+def print_parsers(f: dict[str, float]) -> None:
+    print(
+        f"parsers, same bytes, 1 core: fastfeedparser {f['fast_parse_s']:.2f} s, feedparser "
+        f"{f['bare_parse_s']:.2f} s (default) / {f['lean_parse_s']:.2f} s (no sanitising): "
+        f"{f['bare_parse_s'] / f['fast_parse_s']:.0f}× / "
+        f"{f['lean_parse_s'] / f['fast_parse_s']:.0f}× faster"
+    )
+    print(
+        f"parse_feed, bytes to drafts: fast path {f['parse_feed_fast_s']:.2f} s "
+        f"({f['parser_fallbacks']:.0f} of {f['feeds']} bodies fell back to feedparser), "
+        f"feedparser alone {f['parse_feed_feedparser_s']:.2f} s: "
+        f"{f['parse_feed_feedparser_s'] / f['parse_feed_fast_s']:.1f}× faster"
+    )
+
+
+def parse_only(args: argparse.Namespace) -> int:
+    captures = load_captures(args.data)
+    figures: dict[str, float] = {"feeds": args.feeds}
+    figures["bare_parse_s"], figures["body_mb"] = bare_parse_seconds(captures, args.feeds)
+    figures["lean_parse_s"], _ = bare_parse_seconds(
+        captures, args.feeds, sanitize_html=False, resolve_relative_uris=False
+    )
+    figures.update(parser_seconds(captures, args.feeds))
+    if args.json:
+        print(json.dumps({k: round(v, 4) for k, v in figures.items()}))
+    else:
+        print(f"feeds: {args.feeds} ({figures['body_mb']:.1f} MB of feed bytes)")
+        print_parsers(figures)
+    return 0
+
+
 def hwm_mb(pid: int | None) -> float:
     """Peak RSS of a live process from /proc (Linux), 0 when unknown."""
     try:
@@ -232,10 +296,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also run both cycles through the real ingest into SQLite (slower)",
     )
+    parser.add_argument(
+        "--parse-only", action="store_true", help="time the parsers alone (no server, no pool)"
+    )
     args = parser.parse_args(argv)
     if not (args.data / CAPTURES).is_dir():
         print(f"bench: no feed captures under {args.data}; pass --data", file=sys.stderr)
         return 2
+    if args.parse_only:
+        return parse_only(args)
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe()
     server = ctx.Process(target=serve, args=(args.data, theirs), daemon=True)
@@ -264,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     lean, _ = bare_parse_seconds(
         captures, args.feeds, sanitize_html=False, resolve_relative_uris=False
     )
+    figures.update(parser_seconds(captures, args.feeds))
     cores = min(args.workers, os.cpu_count() or 1)
     figures.update(
         feeds=args.feeds,
@@ -304,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         f"feedparser without sanitising (the options parse_feed uses): {f['lean_parse_s']:.2f} s; "
         f"cycle 1 / (that / {cores} cores) = {f['ratio_cycle1_to_lean_per_core']:.2f}"
     )
+    print_parsers(f)
     print(
         f"ratios: cycle 1 / (bare / {cores} cores) = {f['ratio_cycle1_to_bare_per_core']:.2f} "
         f"(goal ≤ 1.3); cycle 2 / cycle 1 = {f['ratio_cycle2_to_cycle1']:.1%} (goal ≤ 10%)"

@@ -13,8 +13,9 @@ drafts come out as they do through feedparser; otherwise it raises ``Declined`` 
   a title to "Re"), and feedparser's bozo flag is what tells the user a feed is broken.
 - No ``type="xhtml"`` text (fastfeedparser keeps the wrapper ``<div>`` or the first text
   node) and no ``itunes:summary`` (feedparser reads it as the summary or the content).
-- Every ``<item>``/``<entry>`` in the bytes read, and each with some text: nested items
-  and text that only feedparser finds (a ``dcterms`` field, a caption) go to feedparser.
+- No unescaped markup inside ``<description>`` and the like (fastfeedparser reads the
+  text up to the first child element), and no RSS 1.0 ``content:encoded`` (not read).
+- Every ``<item>``/``<entry>`` in the bytes read: nested items go to feedparser.
 - No key in doubt: fastfeedparser copies a missing id from the link (feedparser keys
   such an item by its canonical link) and resolves no id (feedparser resolves ids as
   URIs unless ``isPermaLink="false"``, against ``xml:base`` when set). Where the bytes
@@ -43,15 +44,24 @@ from bot.sources.normalize import canonical_url, normalize_language
 from bot.sources.rawfeed import RawEntry, RawFeed
 
 _DECL_ENCODING = re.compile(rb"<\?xml[^>]*?encoding=[\"']([\w.:-]+)", re.IGNORECASE)
+_ROOT = re.compile(rb"<(?![?!])(?:\w+:)?(\w+)")
 _ITEM = re.compile(rb"<(?:\w+:)?(?:item|entry)[\s>]")
 _HEAD_FIELD = re.compile(
     rb"<(?:\w+:)?(language|ttl|updatePeriod|updateFrequency)>\s*(?:<!\[CDATA\[)?\s*"
     rb"([^<\]]*?)\s*(?:\]\]>)?\s*</"
 )
+_XML_LANG = re.compile(rb"xml:lang=[\"']([\w-]+)")
 _SCHEME_SLASHES = re.compile(r"^([A-Za-z][A-Za-z0-9+\-.]*://)(/*)(.*?)")
 _NOT_PERMALINK = re.compile(rb"isPermaLink\s*=\s*[\"']false", re.IGNORECASE)
 _LINK_ELEMENT = re.compile(rb"<link[\s>]")
-_SUMMARY_ELEMENT = re.compile(rb"<(?:description|summary)[\s>]")
+# A text element whose text is followed by a child element, not by CDATA or its end tag.
+_RAW_MARKUP = re.compile(
+    rb"<(?:title|description|summary|content:encoded)(?:\s[^>]*)?>[^<]*<(?![!/])"
+)
+_SUMMARY_ELEMENT = re.compile(rb"<(?:description|summary)[\s/>]")
+_EMPTY_SUMMARY = re.compile(
+    rb"<(description|summary)(?:\s[^>]*)?(?:/>|>\s*(?:<!\[CDATA\[\s*\]\]>)?\s*</\1>)"
+)
 
 
 class Declined(Exception):
@@ -69,6 +79,8 @@ def read_fast(body: bytes, *, url: str, charset: str | None = None) -> RawFeed:
         raise Declined("xhtml text: fastfeedparser keeps the wrapper or the first text node")
     if b"<itunes:summary" in body:
         raise Declined("itunes:summary: feedparser reads it as the summary or the content")
+    if _RAW_MARKUP.search(body):
+        raise Declined("unescaped markup in a text element: fastfeedparser reads up to it")
     try:
         parsed: Any = fastfeedparser.parse(  # bytes, never a URL: it cannot fetch
             body, include_tags=False, include_enclosures=False
@@ -82,7 +94,10 @@ def read_fast(body: bytes, *, url: str, charset: str | None = None) -> RawFeed:
     feed = parsed.get("feed", {})
     head = _head_fields(body)
     version = _version(body)
-    summaries = len(_SUMMARY_ELEMENT.findall(body))
+    if version == "rss10" and b"content:encoded" in body:
+        raise Declined("RSS 1.0 with content:encoded, which fastfeedparser does not read")
+    # An empty summary is none: fastfeedparser makes one up there too.
+    summaries = len(_SUMMARY_ELEMENT.findall(body)) - len(_EMPTY_SUMMARY.findall(body))
     shape = _Shape(
         resolve=_resolves_guids(body),
         real_summaries=_real_summaries(summaries, len(parsed["entries"]), version),
@@ -114,18 +129,21 @@ def _check_utf8_and_well_formed(body: bytes, charset: str | None) -> None:
 
 
 def _head_fields(body: bytes) -> dict[str, str]:
-    """``<language>``, ``<ttl>`` and ``sy:update*`` from the channel, before any item."""
+    """``<language>`` (or ``xml:lang``), ``<ttl>`` and ``sy:update*`` from the channel,
+    before any item."""
     first = _ITEM.search(body)
     head = body[: first.start()] if first else body[:65536]
     fields: dict[str, str] = {}
     for match in _HEAD_FIELD.finditer(head):
         fields.setdefault(match.group(1).decode(), match.group(2).decode("utf-8", "replace"))
+    if "language" not in fields and (lang := _XML_LANG.search(head)):
+        fields["language"] = lang.group(1).decode()  # the root's, which items inherit
     return fields
 
 
 def _version(body: bytes) -> str:
     """The format, roughly as feedparser names it (nothing reads more than its family)."""
-    root = re.search(rb"<(?!\?|!)(?:\w+:)?(\w+)", body)
+    root = _ROOT.search(body)
     name = root.group(1).decode().lower() if root else ""
     return {"rss": "rss20", "feed": "atom10", "rdf": "rss10"}.get(name, name)
 
@@ -172,6 +190,8 @@ def _entry(entry: Any, base: str, version: str, shape: _Shape) -> RawEntry:
     contents = entry.get("content") or []
     content = contents[0].get("value") if contents else None
     link = _alternate(entry) if version == "atom10" else entry.get("link")
+    if version == "atom10" and link and not entry.get("links"):
+        raise Declined("an Atom link outside the links it read (prefixed elements)")
     if not link and entry.get("links"):
         raise Declined("atom:link in an RSS item, and no link read")
     if shape.xml_base and link and not urllib.parse.urlsplit(link).scheme:
@@ -185,15 +205,15 @@ def _entry(entry: Any, base: str, version: str, shape: _Shape) -> RawEntry:
         if absolute != guid and (shape.resolve is None or shape.xml_base):
             raise Declined("a relative guid, and isPermaLink varies or xml:base is set")
         guid = absolute if shape.resolve else guid
+        if not link and shape.resolve:
+            link = guid  # feedparser, too: a permalink guid stands in for a missing link
     summary = entry.get("description")
     if summary and content and not shape.real_summaries:
         if shape.real_summaries is None:
             raise Declined("some items have a summary, others not")
         summary = content  # fastfeedparser made it up; feedparser copies the content
     media = [m["description"] for m in entry.get("media_content") or [] if m.get("description")]
-    if not summary and not content:
-        if not media:
-            raise Declined("an item without text: feedparser may find some elsewhere")
+    if not summary and not content and media:
         summary = media[0]  # feedparser reads media:description as the summary
     stamp = entry.get("published") or entry.get("updated")
     return RawEntry(
