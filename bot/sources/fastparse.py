@@ -20,8 +20,9 @@ drafts come out as they do through feedparser; otherwise it raises ``Declined`` 
   such an item by its canonical link) and resolves no id (feedparser resolves ids as
   URIs unless ``isPermaLink="false"``, against ``xml:base`` when set). Where the bytes
   cannot tell which case an item is in, feedparser decides.
-- Summaries all present or all absent: fastfeedparser makes one up from the content
-  where an item has none, feedparser copies the content.
+- fastfeedparser makes a summary up from the content where an item has none, feedparser
+  copies the content: counted in the bytes, and where some items have one and others
+  not, recognised by redoing fastfeedparser's recipe.
 
 What fastfeedparser reads differently but can be brought to feedparser's value is
 adapted below: ids resolved against the feed URL as feedparser does, the description it
@@ -31,6 +32,7 @@ synthesises from the content dropped, dates truncated to whole seconds, the chan
 
 from __future__ import annotations
 
+import html
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -58,6 +60,7 @@ _LINK_ELEMENT = re.compile(rb"<link[\s>]")
 _RAW_MARKUP = re.compile(
     rb"<(?:title|description|summary|content:encoded)(?:\s[^>]*)?>[^<]*<(?![!/])"
 )
+_TAGS = re.compile(r"<[^>]+>")
 _SUMMARY_ELEMENT = re.compile(rb"<(?:description|summary)[\s/>]")
 _EMPTY_SUMMARY = re.compile(
     rb"<(description|summary)(?:\s[^>]*)?(?:/>|>\s*(?:<!\[CDATA\[\s*\]\]>)?\s*</\1>)"
@@ -181,7 +184,7 @@ class _Shape:
     """What the bytes tell about every item, where fastfeedparser's output cannot."""
 
     resolve: bool | None  # see _resolves_guids
-    real_summaries: bool | None  # every item has its own summary; False: none; None: some
+    real_summaries: bool | None  # every item has a summary (True), none (False), some (None)
     xml_base: bool  # feedparser resolves against xml:base, not the feed URL
     links_everywhere: bool  # a <link> element per item: no link was copied from a guid
 
@@ -207,11 +210,7 @@ def _entry(entry: Any, base: str, version: str, shape: _Shape) -> RawEntry:
         guid = absolute if shape.resolve else guid
         if not link and shape.resolve:
             link = guid  # feedparser, too: a permalink guid stands in for a missing link
-    summary = entry.get("description")
-    if summary and content and not shape.real_summaries:
-        if shape.real_summaries is None:
-            raise Declined("some items have a summary, others not")
-        summary = content  # fastfeedparser made it up; feedparser copies the content
+    summary = _summary(entry.get("description"), content, shape.real_summaries)
     media = [m["description"] for m in entry.get("media_content") or [] if m.get("description")]
     if not summary and not content and media:
         summary = media[0]  # feedparser reads media:description as the summary
@@ -226,6 +225,25 @@ def _entry(entry: Any, base: str, version: str, shape: _Shape) -> RawEntry:
         author=entry.get("author"),
         language=normalize_language(contents[0].get("language")) if contents else None,
     )
+
+
+def _summary(summary: str | None, content: str | None, real: bool | None) -> str | None:
+    """The summary as feedparser has it: where fastfeedparser made one up from the
+    content (the item had none), feedparser copies the content itself."""
+    if not (summary and content) or real is True:
+        return summary
+    return content if real is False or summary == _made_up_summary(content) else summary
+
+
+def _made_up_summary(content: str) -> str:
+    """The summary fastfeedparser (0.6) writes for an item without one: the content's
+    first 512 characters of text. Used where some items have a summary and some not."""
+    text = content
+    if "<" in text and ">" in text:
+        text = _TAGS.sub(" ", text[:2048])
+        text = html.unescape(text) if "&" in text else text
+    spaced = any(ws in text for ws in ("  ", "\n", "\t", "\r"))
+    return (" ".join(text.split()) if spaced else text.strip())[:512]
 
 
 def _resolve(base: str, uri: str) -> str:

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ from bot.sources.normalize import (
     parse_iso_date,
     to_utc,
 )
-from bot.sources.rawfeed import RawEntry, read_with_feedparser
+from bot.sources.rawfeed import RawEntry, RawFeed, read_with_feedparser
 
 log = logging.getLogger(__name__)
 
@@ -128,24 +128,13 @@ def _fix_false_utf16(body: bytes) -> bytes:
 def _parse_xml_feed(
     body: bytes, *, url: str, content_type: str | None, now: datetime, fast: bool
 ) -> ParsedFeed:
-    body, stripped = _strip_entity_declarations(_fix_false_utf16(body))
-    raw = None
-    if fast:
-        try:
-            charset = _CHARSET.search(content_type or "")
-            raw = read_fast(body, url=url, charset=charset.group(1) if charset else None)
-        except Declined as why:
-            log.debug("parse: feed_url=%s falls back to feedparser: %s", url, why)
-    parser = "fastfeedparser" if raw else "feedparser"
-    if raw is None:
-        raw = read_with_feedparser(body, _feedparser_headers(url, content_type))
+    raw, parser = read_xml(body, url=url, content_type=content_type, fast=fast)
     if not raw.version and not raw.entries:
         what = "an HTML page" if _HTML_SNIFF.search(body[:4096]) else "no RSS, Atom or JSON Feed"
         if not body.strip():
             what = "an empty body"
         raise ParseError(f"parse: {url}: not a feed ({what})")
-    warnings = ["entity declarations removed"] if stripped else []
-    warnings += raw.warnings
+    warnings = raw.warnings
     title = clean_title(raw.title) if raw.title else None
     language = normalize_language(raw.language)
     source = title or host_of(url)
@@ -165,6 +154,28 @@ def _parse_xml_feed(
         bozo="; ".join(warnings) or None,
         parser=parser,
     )
+
+
+def read_xml(
+    body: bytes, *, url: str, content_type: str | None = None, fast: bool = True
+) -> tuple[RawFeed, str]:
+    """The XML reading alone, and which parser did it: fastfeedparser where it reads the
+    bytes as feedparser would, else feedparser. Both see the bytes only after the entity
+    defence, here, in one place."""
+    body, stripped = _strip_entity_declarations(_fix_false_utf16(body))
+    raw, parser = None, "fastfeedparser"
+    if fast:
+        charset = _CHARSET.search(content_type or "")
+        try:
+            raw = read_fast(body, url=url, charset=charset.group(1) if charset else None)
+        except Declined as why:
+            log.debug("parse: feed_url=%s falls back to feedparser: %s", url, why)
+    if raw is None:
+        raw = read_with_feedparser(body, _feedparser_headers(url, content_type))
+        parser = "feedparser"
+    if stripped:
+        raw = replace(raw, warnings=["entity declarations removed", *raw.warnings])
+    return raw, parser
 
 
 def _feedparser_headers(url: str, content_type: str | None) -> dict[str, str]:
