@@ -54,13 +54,23 @@ class DiscordMessage:
 
     content: str
     embeds: tuple[dict[str, Any], ...]
+    #: The one role an admin opted into (`/briefing mention`); nothing else may ping.
+    roles: tuple[str, ...] = ()
 
     def payload(self) -> dict[str, Any]:
         """The JSON body for a webhook or message-create call."""
-        body: dict[str, Any] = {"embeds": list(self.embeds), "allowed_mentions": NO_MENTIONS}
+        allowed = {"parse": [], "roles": list(self.roles)} if self.roles else NO_MENTIONS
+        body: dict[str, Any] = {"embeds": list(self.embeds), "allowed_mentions": allowed}
         if self.content:
             body["content"] = self.content
         return body
+
+    def allowed_mentions(self) -> discord.AllowedMentions:
+        """Exactly the opted-in role, or no one: never @everyone, users or other roles."""
+        roles: list[discord.abc.Snowflake] | bool = [discord.Object(int(r)) for r in self.roles]
+        return discord.AllowedMentions(
+            everyone=False, users=False, roles=roles or False, replied_user=False
+        )
 
     def discord_embeds(self) -> list[discord.Embed]:
         """The same embeds as discord.py objects, for ``channel.send``/follow-ups."""
@@ -218,23 +228,35 @@ def _mark(group: list[dict[str, Any]], marker: str) -> list[dict[str, Any]]:
     return [*group[:-1], last]
 
 
-def render_briefing(briefing: Briefing, delivery_key: str | None = None) -> list[DiscordMessage]:
-    """A briefing as one or more messages; every story appears exactly once.
+def _role(briefing: Briefing) -> str | None:
+    """The opted-in role id of a digest, when it is one Discord can mention."""
+    mention = briefing.mention
+    if mention is None or mention.kind != "role" or not mention.id.isdigit():
+        return None
+    return mention.id
 
-    With ``delivery_key`` each part's last embed footer ends with its delivery marker.
-    """
+
+def render_briefing(briefing: Briefing, delivery_key: str | None = None) -> list[DiscordMessage]:
+    """A briefing as one or more messages; every story appears exactly once. A digest
+    with an opted-in role mentions it first thing in the first message, and allows
+    that role alone to ping. With ``delivery_key`` each part's last embed footer ends
+    with its delivery marker."""
     total = len(briefing.items)
     embeds = [story_embed(item, i, total) for i, item in enumerate(briefing.items, start=1)]
     groups = pack_embeds(embeds, _MARKER_RESERVE if delivery_key else 0) or [[]]
+    role = _role(briefing)
     messages: list[DiscordMessage] = []
     for number, group in enumerate(groups, start=1):
+        roles: tuple[str, ...] = ()
         if number == 1:
             content = _header(briefing)
+            if role is not None:
+                content, roles = truncate(f"<@&{role}>\n{content}", MAX_CONTENT), (role,)
         else:
             content = f"*{safe_text(briefing.title)} (continued, part {number} of {len(groups)})*"
         if delivery_key is not None:
             group = _mark(group, delivery_marker(delivery_key, number, len(groups)))
-        messages.append(DiscordMessage(truncate(content, MAX_CONTENT), tuple(group)))
+        messages.append(DiscordMessage(truncate(content, MAX_CONTENT), tuple(group), roles))
     return messages
 
 
@@ -357,7 +379,7 @@ class DiscordPublisher:
                 content=message.content or None,
                 embeds=message.discord_embeds(),
                 nonce=nonce,
-                allowed_mentions=discord.AllowedMentions.none(),
+                allowed_mentions=message.allowed_mentions(),
             )
         except discord.RateLimited as exc:
             raise DeliveryError(f"{where}: rate limited", retry_after=exc.retry_after) from exc

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot.core.models import Briefing, BriefingItem, SourceLink
+from bot.core.models import Briefing, BriefingItem, Mention, SourceLink
 
 
 def _item(item: BriefingItem) -> dict[str, Any]:
@@ -27,6 +27,12 @@ def _item(item: BriefingItem) -> dict[str, Any]:
     }
 
 
+def _mention(mention: Mention | None) -> dict[str, str] | None:
+    if mention is None:
+        return None
+    return {"kind": mention.kind, "id": mention.id, "label": mention.label}
+
+
 def dumps(briefing: Briefing) -> str:
     return json.dumps(
         {
@@ -39,6 +45,7 @@ def dumps(briefing: Briefing) -> str:
             "article_count": briefing.article_count,
             "story_count": briefing.story_count,
             "late_since": briefing.late_since.isoformat() if briefing.late_since else None,
+            "mention": _mention(briefing.mention),
         },
         ensure_ascii=False,
     )
@@ -68,4 +75,5 @@ def loads(text: str) -> Briefing:
         article_count=data["article_count"],
         story_count=data["story_count"],
         late_since=datetime.fromisoformat(late) if late else None,
+        mention=Mention(**data["mention"]) if data.get("mention") else None,
     )
