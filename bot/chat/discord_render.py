@@ -213,10 +213,10 @@ _MARKER = re.compile(r"ref ([0-9a-f]{10})·(\d+)/(\d+)$")
 _MARKER_RESERVE = 40  # " · ref 0123456789·10/10" and then some
 
 
-def find_marker(footer: str) -> tuple[str, int] | None:
-    """(digest of the delivery key, part) from a footer that ends with a marker."""
+def find_marker(footer: str) -> tuple[str, int, int] | None:
+    """(digest of the delivery key, part, parts) from a footer that ends with a marker."""
     found = _MARKER.search(footer)
-    return (found.group(1), int(found.group(2))) if found else None
+    return (found.group(1), int(found.group(2)), int(found.group(3))) if found else None
 
 
 def _mark(group: list[dict[str, Any]], marker: str) -> list[dict[str, Any]]:
