@@ -55,6 +55,7 @@ _HEAD_FIELD = re.compile(
 _XML_LANG = re.compile(rb"xml:lang=[\"']([\w-]+)")
 _SCHEME_SLASHES = re.compile(r"^([A-Za-z][A-Za-z0-9+\-.]*://)(/*)(.*?)")
 _NOT_PERMALINK = re.compile(rb"isPermaLink\s*=\s*[\"']false", re.IGNORECASE)
+_ID_ELEMENT = re.compile(rb"<(?:\w+:)?(?:guid|id)[\s>]")
 _LINK_ELEMENT = re.compile(rb"<link[\s>]")
 # A text element whose text is followed by a child element, not by CDATA or its end tag.
 _RAW_MARKUP = re.compile(
@@ -106,6 +107,8 @@ def read_fast(body: bytes, *, url: str, charset: str | None = None) -> RawFeed:
         real_summaries=_real_summaries(summaries, len(parsed["entries"]), version),
         xml_base=b"xml:base" in body,
         links_everywhere=len(_LINK_ELEMENT.findall(body)) > len(parsed["entries"]),
+        ids_everywhere=len(_ID_ELEMENT.findall(body))
+        >= len(parsed["entries"]) + (version == "atom10"),  # Atom's feed has an <id> too
     )
     return RawFeed(
         version=version,
@@ -187,6 +190,7 @@ class _Shape:
     real_summaries: bool | None  # every item has a summary (True), none (False), some (None)
     xml_base: bool  # feedparser resolves against xml:base, not the feed URL
     links_everywhere: bool  # a <link> element per item: no link was copied from a guid
+    ids_everywhere: bool  # an id element per item: no id was copied from the link
 
 
 def _entry(entry: Any, base: str, version: str, shape: _Shape) -> RawEntry:
@@ -201,9 +205,10 @@ def _entry(entry: Any, base: str, version: str, shape: _Shape) -> RawEntry:
         raise Declined("a relative link under xml:base")
     guid = entry.get("id")
     if guid is not None:
-        copied = not (shape.resolve is True or shape.links_everywhere)
-        if guid == link and (copied or canonical_url(link) != link):
-            raise Declined("an id equal to the link: the guid, or the link copied?")
+        link_copied = not (shape.resolve is True or shape.links_everywhere)
+        id_copied = not shape.ids_everywhere and canonical_url(link) != link
+        if guid == link and (link_copied or id_copied):
+            raise Declined("an id equal to the link: the guid, or one copied from the other?")
         absolute = _resolve(base, guid)
         if absolute != guid and (shape.resolve is None or shape.xml_base):
             raise Declined("a relative guid, and isPermaLink varies or xml:base is set")
