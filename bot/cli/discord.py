@@ -21,7 +21,11 @@ from bot.errors import ConfigError, DeliveryError
 log = logging.getLogger(__name__)
 
 #: View Channel + Send Messages + Embed Links: enough to post digests as embeds.
-INVITE_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
+# Read Message History lets a digest resumed after a crash find the parts it already
+# posted (Discord forgets message nonces after a few minutes).
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True, send_messages=True, embed_links=True, read_message_history=True
+)
 
 
 def invite_url(application_id: int) -> str:
