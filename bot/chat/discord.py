@@ -22,7 +22,7 @@ import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 import discord
 from discord import app_commands
@@ -315,6 +315,11 @@ def register_commands(
         interaction: discord.Interaction, role: discord.Role | None = None, off: bool = False
     ) -> None:
         await answer(interaction, router, _mention_text(role, off), admin=True)
+
+    @admin.command(name="threads", description="Post digests as a header with a thread")
+    @app_commands.describe(state="on: stories in a thread under a short header; off: inline")
+    async def threads(interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
+        await answer(interaction, router, f"threads {state}", admin=True)
 
     tree.add_command(briefing)
     tree.add_command(admin)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -207,6 +207,30 @@ def render_briefing(briefing: Briefing, max_sources: int = MAX_SOURCES) -> list[
     return messages
 
 
+def thread_header(briefing: Briefing) -> dict[str, Any]:
+    """Thread mode's first message: the title, how many stories, the opted-in mention;
+    the stories follow as replies in its thread."""
+    count = len(briefing.items)
+    noun = "story" if count == 1 else "stories"
+    title = f"{briefing.title} · {count} {noun}"
+    stamp = f"{briefing.generated_at:%H:%M} {briefing.timezone}"
+    blocks: list[dict[str, Any]] = [_header(title)]
+    ping = mention_token(briefing.mention)
+    if ping is not None:
+        blocks.append(_mention_block(ping))
+    blocks.append(_context(f"{stamp} · {briefing.counts_line} · stories in the thread"))
+    text = _cut(f"{ping} {title}" if ping else title, MAX_FALLBACK_CHARS)
+    return {"text": text, "blocks": blocks}
+
+
+def render_digest(briefing: Briefing, max_sources: int = MAX_SOURCES) -> list[dict[str, Any]]:
+    """A scheduled digest's messages: the briefing's, after a thread header in thread
+    mode (the mention then rides on the header alone)."""
+    if not briefing.threaded:
+        return render_briefing(briefing, max_sources)
+    return [thread_header(briefing), *render_briefing(replace(briefing, mention=None), max_sources)]
+
+
 _GROUP_ID = re.compile(r"^[A-Z0-9]{1,20}$")
 
 
@@ -304,12 +328,6 @@ def _retry_after(header: Any) -> float:
         return 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class _Posted:
-    part: int
-    ts: str
-
-
 class SlackPublisher:
     """Posts scheduled digests with ``chat.postMessage`` (implements ``Publisher``).
 
@@ -349,20 +367,33 @@ class SlackPublisher:
             )
         return bot.bot_token
 
-    async def _already_posted(self, token: str | None, channel: str, key: str) -> list[_Posted]:
+    async def _already_posted(
+        self, token: str | None, channel: str, key: str, thread_ts: str | None = None
+    ) -> dict[int, str]:
+        """Parts of this delivery already in the channel (or in the digest's thread):
+        part → ts. Best effort: without ``channels:history`` it finds nothing."""
         try:
-            response = await self._client.conversations_history(
-                token=token, channel=channel, limit=100, include_all_metadata=True
-            )
+            if thread_ts is None:
+                response = await self._client.conversations_history(
+                    token=token, channel=channel, limit=100, include_all_metadata=True
+                )
+            else:
+                response = await self._client.conversations_replies(
+                    token=token,
+                    channel=channel,
+                    ts=thread_ts,
+                    limit=100,
+                    include_all_metadata=True,
+                )
         except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
             log.debug("slack history lookup skipped channel=%s: %s", channel, exc)
-            return []
-        found: list[_Posted] = []
+            return {}
+        found: dict[int, str] = {}
         for message in response.get("messages") or []:
             meta = message.get("metadata") or {}
             payload = meta.get("event_payload") or {}
             if meta.get("event_type") == METADATA_EVENT and payload.get("delivery_key") == key:
-                found.append(_Posted(int(payload.get("part", 0)), str(message.get("ts"))))
+                found.setdefault(int(payload.get("part", 0)), str(message.get("ts")))
         return found
 
     async def notify(self, ref: ChannelRef, text: str) -> None:
@@ -380,12 +411,20 @@ class SlackPublisher:
             raise delivery_error(exc, "chat.postMessage") from exc
 
     async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
-        """Post every part not yet in the channel; return all parts' message ts, in order."""
-        messages = render_briefing(briefing, self._max_sources)
+        """Post every part not yet in the channel; return all parts' message ts, in order.
+
+        In thread mode part 1 is a short header and the rest are replies in its thread.
+        """
+        messages = render_digest(briefing, self._max_sources)
         token = await self._token(ref)
-        done = {p.part: p.ts for p in await self._already_posted(token, ref.channel, delivery_key)}
+        done = await self._already_posted(token, ref.channel, delivery_key)
         ids: list[str] = []
+        thread_ts: str | None = None
         for part, message in enumerate(messages, start=1):
+            if briefing.threaded and part == 2:
+                thread_ts = ids[0]
+                replies = await self._already_posted(token, ref.channel, delivery_key, thread_ts)
+                done.update((k, v) for k, v in replies.items() if k > 1)
             if part in done:
                 ids.append(done[part])
                 continue
@@ -407,6 +446,7 @@ class SlackPublisher:
                     metadata=metadata,
                     unfurl_links=False,
                     unfurl_media=False,
+                    thread_ts=thread_ts,
                 )
             except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
                 raise delivery_error(exc, f"chat.postMessage {ref.channel}") from exc

@@ -22,9 +22,15 @@ log = logging.getLogger(__name__)
 
 #: View Channel + Send Messages + Embed Links: enough to post digests as embeds.
 # Read Message History lets a digest resumed after a crash find the parts it already
-# posted (Discord forgets message nonces after a few minutes).
+# posted (Discord forgets message nonces after a few minutes); the thread permissions
+# serve channels in thread mode (`/briefing threads on`).
 INVITE_PERMISSIONS = discord.Permissions(
-    view_channel=True, send_messages=True, embed_links=True, read_message_history=True
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    read_message_history=True,
+    create_public_threads=True,
+    send_messages_in_threads=True,
 )
 
 

@@ -7,7 +7,7 @@
     management (admins): subscribe <url> · unsubscribe <url|id> · feeds ·
     topics add|remove <words> · schedule <when> [tz] · schedule off · settings ·
     mute <words> · mute source <outlet> · unmute <words> · unmute source <outlet> ·
-    mention <@role|@group|here> · mention off
+    mention <@role|@group|here> · mention off · threads on|off
 
 The router never raises for user input: a ``CommandError`` becomes a polite reply, any
 other failure is logged with its traceback and the user gets a short apology.
@@ -46,6 +46,7 @@ MANAGEMENT = {
     "mute",
     "unmute",
     "mention",
+    "threads",
 }
 
 ScheduleHook = Callable[[ChannelSettings], Awaitable[None]]
@@ -248,6 +249,8 @@ class CommandRouter:
             return await self._mute(ref, verb, rest)
         if verb == "mention":
             return await self._mention(ref, rest)
+        if verb == "threads":
+            return await self._threads(ref, rest)
         return Reply(text=await self._settings_text(ref), ephemeral=True)
 
     async def _topics(self, ref: ChannelRef, rest: str) -> Reply:
@@ -322,6 +325,25 @@ class CommandRouter:
             ephemeral=True,
         )
 
+    async def _threads(self, ref: ChannelRef, rest: str) -> Reply:
+        settings = await self._channels.channel(ref)
+        choice = rest.strip().lower()
+        if choice not in {"on", "off"}:
+            state = "on" if settings.threads else "off"
+            return _reply(
+                say(f"Thread mode is {state} here. ", mention("threads", state="on|off"), "."),
+                ephemeral=True,
+            )
+        await self._channels.save_channel(replace(settings, threads=choice == "on"))
+        if choice == "on":
+            text = (
+                "Thread mode on: each scheduled digest posts a short header here, "
+                "and its stories follow in the header's thread."
+            )
+        else:
+            text = "Thread mode off: scheduled digests post their stories in the channel."
+        return Reply(text=text, ephemeral=True)
+
     async def _schedule(self, ref: ChannelRef, rest: str) -> Reply:
         settings = await self._channels.channel(ref)
         if rest.lower() in {"off", "none", "stop"}:
@@ -364,6 +386,7 @@ class CommandRouter:
                 f"• muted words: {', '.join(settings.muted_words) or 'none'}",
                 f"• muted outlets: {', '.join(settings.muted_sources) or 'none'}",
                 f"• digest mention: {mentions.describe(settings.mention)}",
+                f"• thread mode: {'on' if settings.threads else 'off'}",
             ]
         )
 

@@ -118,6 +118,8 @@ class Briefing:
     late_since: datetime | None = None
     #: Set on scheduled digests of a channel that opted in; on-demand briefings never ping.
     mention: Mention | None = None
+    #: Scheduled digests of a channel in thread mode: a header, the stories in its thread.
+    threaded: bool = False
 
     @property
     def title(self) -> str:
@@ -201,6 +203,7 @@ class ChannelSettings:
     muted_words: tuple[str, ...] = ()  # lower-cased whole words (bot.core.mutes)
     muted_sources: tuple[str, ...] = ()  # lower-cased outlet names
     mention: Mention | None = None  # pinged by each scheduled digest (bot.core.mentions)
+    threads: bool = False  # digests as a header message with the stories in its thread
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ def dumps(briefing: Briefing) -> str:
             "story_count": briefing.story_count,
             "late_since": briefing.late_since.isoformat() if briefing.late_since else None,
             "mention": _mention(briefing.mention),
+            "threaded": briefing.threaded,
         },
         ensure_ascii=False,
     )
@@ -76,4 +77,5 @@ def loads(text: str) -> Briefing:
         story_count=data["story_count"],
         late_since=datetime.fromisoformat(late) if late else None,
         mention=Mention(**data["mention"]) if data.get("mention") else None,
+        threaded=bool(data.get("threaded")),
     )

@@ -127,6 +127,14 @@ COMMANDS: dict[str, CommandSpec] = {
             admin=True,
         ),
         CommandSpec(
+            "threads",
+            "threads",
+            (Arg("state", "on|off"),),
+            "briefing-admin",
+            "threads",
+            admin=True,
+        ),
+        CommandSpec(
             "mention_off",
             "mention off",
             (),

@@ -153,7 +153,7 @@ class Core:
             feed_ids=feed_ids or None,
             mutes=mutes_of(settings),
         )
-        return replace(briefing, mention=settings.mention)
+        return replace(briefing, mention=settings.mention, threaded=settings.threads)
 
     async def close(self) -> None:
         if self._feed_ingest is not None:

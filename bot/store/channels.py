@@ -26,6 +26,7 @@ def _settings(row: object) -> ChannelSettings:
         muted_words=tuple(mutes.get("words", ())),
         muted_sources=tuple(mutes.get("sources", ())),
         mention=_mention(row.mention),  # type: ignore[attr-defined]
+        threads=bool(row.threads),  # type: ignore[attr-defined]
     )
 
 
@@ -107,6 +108,7 @@ class ChannelRepo:
                     max_stories=settings.max_stories,
                     mutes=_mutes_json(settings),
                     mention=_mention_json(settings.mention),
+                    threads=settings.threads,
                     # An admin saving the channel's settings resumes a paused schedule.
                     paused_reason=None,
                 )
