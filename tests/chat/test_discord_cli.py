@@ -30,7 +30,10 @@ def test_invite_url_asks_for_both_scopes_and_only_the_posting_permissions() -> N
     query = parse_qs(parts.query)
     assert query["client_id"] == [str(APP_ID)]
     view_channel, send_messages, embed_links = 1 << 10, 1 << 11, 1 << 14
-    assert int(query["permissions"][0]) == view_channel | send_messages | embed_links
+    history = 1 << 16  # a resumed digest finds its own parts
+    threads = (1 << 35) | (1 << 38)  # create public threads, send messages in threads
+    expected = view_channel | send_messages | embed_links | history | threads
+    assert int(query["permissions"][0]) == expected
 
 
 async def test_sync_uploads_commands_globally(fake: FakeDiscord) -> None:
