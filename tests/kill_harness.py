@@ -33,7 +33,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -487,7 +487,11 @@ async def run(
                     report.landed[phase] = report.landed.get(phase, 0) + 1
                 if progress is not None:
                     progress(f"{database}: point {point}/{points} ({kind})")
-            # Let a last child finish everything pending, then stop it as a service stops.
+            # Drain: schedules off (no new slots), then a last child resumes everything
+            # pending and is stopped as a service is stopped.
+            for ref in SLACK_REFS + DISCORD_REFS:
+                settings = await core.db.channels.channel(ref)
+                await core.db.channels.save_channel(replace(settings, schedule=None))
             final = await Child.start(config)
             await final.wait_running()
             if not await _settled(core, SETTLE_LIMIT_S):
