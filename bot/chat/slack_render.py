@@ -21,7 +21,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.models import Briefing, BriefingItem, ChannelRef, Mention, SourceLink
+from bot.core.drilldown import when
+from bot.core.models import Briefing, BriefingItem, ChannelRef, Mention, SourceLink, StoryDetail
 from bot.delivery.pacing import ChannelPacer
 from bot.errors import DeliveryError
 
@@ -119,7 +120,27 @@ def story_section(item: BriefingItem, max_sources: int = MAX_SOURCES) -> dict[st
         lines.append(summary)
     if sources:
         lines.append(sources)
-    return {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}
+    block: dict[str, Any] = {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": "\n".join(lines)},
+    }
+    if item.story_id is not None:
+        block["accessory"] = sources_button(item)
+    return block
+
+
+STORY_ACTION = "briefbot_story"
+
+
+def sources_button(item: BriefingItem) -> dict[str, Any]:
+    """ "Sources (N)": the story's drill-down, answered ephemerally (``STORY_ACTION``)."""
+    count = item.article_count or len(item.sources)
+    return {
+        "type": "button",
+        "action_id": STORY_ACTION,
+        "text": {"type": "plain_text", "text": f"Sources ({count})"},
+        "value": str(item.story_id),
+    }
 
 
 def _header(title: str) -> dict[str, Any]:
@@ -224,6 +245,43 @@ def mention_token(mention: Mention | None) -> str | None:
 
 def _mention_block(token: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": token}}
+
+
+def render_story(detail: StoryDetail) -> list[dict[str, Any]]:
+    """A drill-down as one message: the headline, the longer summary, then every article
+    (outlet, linked headline, time) packed into sections; feed text escaped."""
+    place = f"Story {detail.number}: " if detail.number else ""
+    lead = detail.articles[0] if detail.articles else None
+    title = (
+        "*" + _link(lead.url if lead else None, plain_markup(place + detail.headline), 300) + "*"
+    )
+    summary = _fit(detail.summary, MAX_SECTION_CHARS - len(title) - 1)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{title}\n{summary}".strip()}},
+        _context(f"Sources ({len(detail.articles)})"),
+    ]
+    lines = []
+    for article in detail.articles:
+        stamp = f"{when(article.published_at, detail.timezone)} {detail.timezone}"
+        headline = _link(article.url, plain_markup(article.title or "(untitled)"), _HEADLINE_CHARS)
+        lines.append(
+            f"• *{_fit(article.source, _SOURCE_NAME_CHARS)}* — {headline} · {escape(stamp)}"
+        )
+    size = sum(block_chars(b) for b in blocks)
+    section = ""
+    for line in lines:
+        if section and len(section) + 1 + len(line) > MAX_SECTION_CHARS:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+            size += len(section)
+            section = ""
+        if len(blocks) >= MAX_BLOCKS - 1 or size + len(section) + len(line) > MAX_MESSAGE_CHARS:
+            section = (section + "\n" if section else "") + "…"
+            break
+        section = f"{section}\n{line}" if section else line
+    if section:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+    fallback = _cut(escape(place + detail.headline), MAX_FALLBACK_CHARS)
+    return [{"text": fallback, "blocks": blocks}]
 
 
 def render_text(text: str) -> list[dict[str, Any]]:
