@@ -108,7 +108,9 @@ def _sources_line(sources: Sequence[SourceLink], max_sources: int) -> str:
     return "Sources: " + " · ".join(parts) if parts else ""
 
 
-def story_section(item: BriefingItem, max_sources: int = MAX_SOURCES) -> dict[str, Any]:
+def story_section(
+    item: BriefingItem, max_sources: int = MAX_SOURCES, *, button: bool = True
+) -> dict[str, Any]:
     """One section block: linked headline, summary, sources; always ≤ 3000 characters."""
     label = plain_markup(item.headline or "(untitled)")
     headline = "*" + _link(item.url, label, _HEADLINE_CHARS) + "*"
@@ -124,7 +126,7 @@ def story_section(item: BriefingItem, max_sources: int = MAX_SOURCES) -> dict[st
         "type": "section",
         "text": {"type": "mrkdwn", "text": "\n".join(lines)},
     }
-    if item.story_id is not None:
+    if button and item.story_id is not None:
         block["accessory"] = sources_button(item)
     return block
 
@@ -180,15 +182,19 @@ def _fallback(briefing: Briefing, items: Sequence[BriefingItem], part: str) -> s
     return text
 
 
-def render_briefing(briefing: Briefing, max_sources: int = MAX_SOURCES) -> list[dict[str, Any]]:
+def render_briefing(
+    briefing: Briefing, max_sources: int = MAX_SOURCES, *, buttons: bool = True
+) -> list[dict[str, Any]]:
     """Render a briefing as one or more ``{"text", "blocks"}`` messages, in order.
 
     The first message carries the header and a context line (time, counts); later ones
-    repeat the header with "(k/n)". Every story appears in exactly one message.
+    repeat the header with "(k/n)". Every story appears in exactly one message, with a
+    "Sources (N)" button unless ``buttons`` is off (an incoming webhook has no app to
+    answer it).
     """
     stamp = f"{briefing.generated_at:%H:%M} {briefing.timezone}"
     context = _context(f"{stamp} · {briefing.counts_line}")
-    sections = [(item, story_section(item, max_sources)) for item in briefing.items]
+    sections = [(item, story_section(item, max_sources, button=buttons)) for item in briefing.items]
     ping = mention_token(briefing.mention)
     lead = [context] if ping is None else [_mention_block(ping), context]
 
