@@ -234,5 +234,9 @@ async def test_the_terminal_answers_briefing_story_in_text(tmp_path: Path) -> No
             assert f"• {source} — {title} (" in out
             assert f"  https://outlet{n}.example/grain" in out
         assert "/briefing story <n>" in await console.command("/briefing help")
+        # A muted outlet stays muted in the drill-down too.
+        await console.command("/briefing mute source Daily Ledger")
+        out = await console.command(f"/briefing story {number}")
+        assert "Sources (3):" in out and "Daily Ledger" not in out
     finally:
         await core.close()
