@@ -20,7 +20,8 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.core.models import Briefing, BriefingItem, ChannelRef
+from bot.core.drilldown import when
+from bot.core.models import Briefing, BriefingItem, ChannelRef, StoryDetail
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class DiscordMessage:
     embeds: tuple[dict[str, Any], ...]
     #: The one role an admin opted into (`/briefing mention`); nothing else may ping.
     roles: tuple[str, ...] = ()
+    #: "Sources (N)" buttons as (custom_id, label); bot posts only (webhooks can't).
+    buttons: tuple[tuple[str, str], ...] = ()
 
     def payload(self) -> dict[str, Any]:
         """The JSON body for a webhook or message-create call."""
@@ -67,6 +70,10 @@ class DiscordMessage:
         if self.content:
             body["content"] = self.content
         return body
+
+    def view(self) -> discord.ui.View | None:
+        """The buttons as a discord.py view (build it inside the event loop)."""
+        return StoryButtons(self.buttons) if self.buttons else None
 
     def allowed_mentions(self) -> discord.AllowedMentions:
         """Exactly the opted-in role, or no one: never @everyone, users or other roles."""
@@ -78,6 +85,41 @@ class DiscordMessage:
     def discord_embeds(self) -> list[discord.Embed]:
         """The same embeds as discord.py objects, for ``channel.send``/follow-ups."""
         return [discord.Embed.from_dict(e) for e in self.embeds]
+
+
+STORY_BUTTON = "briefbot:story:{}"  # custom_id; the client answers it (discord_story.py)
+MAX_BUTTONS_PER_ROW = 5
+
+
+class StoryButtons(discord.ui.View):
+    """Grey "Sources (N)" buttons under a briefing's embeds.
+
+    Presses are answered by the client's registered dynamic item, matched on the
+    custom_id, so this view never needs to be kept: it reports itself as not
+    dispatchable, and discord.py then does not store one view per digest forever.
+    """
+
+    def __init__(self, buttons: Sequence[tuple[str, str]]) -> None:
+        super().__init__(timeout=None)
+        for index, (custom_id, label) in enumerate(buttons[:25]):
+            self.add_item(
+                discord.ui.Button(
+                    label=label[:80],
+                    custom_id=custom_id,
+                    style=discord.ButtonStyle.secondary,
+                    row=index // MAX_BUTTONS_PER_ROW,
+                )
+            )
+
+    def is_dispatchable(self) -> bool:
+        return False
+
+
+def story_button(item: BriefingItem, position: int) -> tuple[str, str] | None:
+    if item.story_id is None:
+        return None
+    count = item.article_count or len(item.sources)
+    return STORY_BUTTON.format(item.story_id), f"Story {position} · Sources ({count})"
 
 
 def neutralise_mentions(text: str) -> str:
@@ -280,7 +322,14 @@ def render_briefing(
     groups = pack_embeds(embeds, _MARKER_RESERVE if delivery_key else 0) or [[]]
     role = _role(briefing)
     messages: list[DiscordMessage] = []
+    position = 0
     for number, group in enumerate(groups, start=1):
+        buttons = []
+        for _ in group:
+            position += 1
+            button = story_button(briefing.items[position - 1], position)
+            if button is not None:
+                buttons.append(button)
         roles: tuple[str, ...] = ()
         if number == 1:
             content = _header(briefing)
@@ -292,8 +341,40 @@ def render_briefing(
             shift = 1 if after_header else 0
             marker = delivery_marker(delivery_key, number + shift, len(groups) + shift)
             group = _mark(group, marker)
-        messages.append(DiscordMessage(truncate(content, MAX_CONTENT), tuple(group), roles))
+        messages.append(
+            DiscordMessage(truncate(content, MAX_CONTENT), tuple(group), roles, tuple(buttons))
+        )
     return messages
+
+
+def render_story(detail: StoryDetail) -> DiscordMessage:
+    """A drill-down as one embed: the headline (linked to the first report), the longer
+    summary, then every article (outlet, linked headline, time); feed text made inert."""
+    place = f"Story {detail.number}: " if detail.number else ""
+    lead = detail.articles[0] if detail.articles else None
+    embed: dict[str, Any] = {
+        "type": "rich",
+        "title": truncate(safe_text(place + detail.headline) or "Untitled", MAX_TITLE),
+        "color": EMBED_COLOUR,
+    }
+    url = _web_url(lead.url if lead else None)
+    if url:
+        embed["url"] = url
+    lines = [f"**Sources ({len(detail.articles)})**"]
+    for article in detail.articles:
+        stamp = f"{when(article.published_at, detail.timezone)} {detail.timezone}"
+        name = truncate(safe_text(article.source), 100)
+        lines.append(f"• **{name}** — {_link(article.title, article.url)} · {stamp}")
+    summary = truncate(safe_text(detail.summary), 1500)
+    description = f"{summary}\n\n" if summary else ""
+    for index, line in enumerate(lines):
+        more = f"\n+{len(lines) - index} more"
+        if len(description) + len(line) + len(more) + 1 > MAX_DESCRIPTION:
+            description += more.lstrip("\n") if description.endswith("\n") else more
+            break
+        description += line + "\n"
+    embed["description"] = description.rstrip()
+    return DiscordMessage("", (embed,))
 
 
 def render_text(text: str) -> list[str]:
@@ -447,12 +528,14 @@ class DiscordPublisher:
         self, channel: discord.PartialMessageable, message: DiscordMessage, nonce: str
     ) -> str:
         where = f"discord: channel {channel.id}"
+        extra: dict[str, Any] = {"view": message.view()} if message.buttons else {}
         try:
             sent = await channel.send(
                 content=message.content or None,
                 embeds=message.discord_embeds(),
                 nonce=nonce,
                 allowed_mentions=message.allowed_mentions(),
+                **extra,
             )
         except discord.RateLimited as exc:
             raise DeliveryError(f"{where}: rate limited", retry_after=exc.retry_after) from exc

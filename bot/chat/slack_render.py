@@ -21,7 +21,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.models import Briefing, BriefingItem, ChannelRef, Mention, SourceLink
+from bot.core.drilldown import when
+from bot.core.models import Briefing, BriefingItem, ChannelRef, Mention, SourceLink, StoryDetail
 from bot.delivery.pacing import ChannelPacer
 from bot.errors import DeliveryError
 
@@ -107,7 +108,9 @@ def _sources_line(sources: Sequence[SourceLink], max_sources: int) -> str:
     return "Sources: " + " · ".join(parts) if parts else ""
 
 
-def story_section(item: BriefingItem, max_sources: int = MAX_SOURCES) -> dict[str, Any]:
+def story_section(
+    item: BriefingItem, max_sources: int = MAX_SOURCES, *, button: bool = True
+) -> dict[str, Any]:
     """One section block: linked headline, summary, sources; always ≤ 3000 characters."""
     label = plain_markup(item.headline or "(untitled)")
     headline = "*" + _link(item.url, label, _HEADLINE_CHARS) + "*"
@@ -119,7 +122,27 @@ def story_section(item: BriefingItem, max_sources: int = MAX_SOURCES) -> dict[st
         lines.append(summary)
     if sources:
         lines.append(sources)
-    return {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}
+    block: dict[str, Any] = {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": "\n".join(lines)},
+    }
+    if button and item.story_id is not None:
+        block["accessory"] = sources_button(item)
+    return block
+
+
+STORY_ACTION = "briefbot_story"
+
+
+def sources_button(item: BriefingItem) -> dict[str, Any]:
+    """ "Sources (N)": the story's drill-down, answered ephemerally (``STORY_ACTION``)."""
+    count = item.article_count or len(item.sources)
+    return {
+        "type": "button",
+        "action_id": STORY_ACTION,
+        "text": {"type": "plain_text", "text": f"Sources ({count})"},
+        "value": str(item.story_id),
+    }
 
 
 def _header(title: str) -> dict[str, Any]:
@@ -159,15 +182,19 @@ def _fallback(briefing: Briefing, items: Sequence[BriefingItem], part: str) -> s
     return text
 
 
-def render_briefing(briefing: Briefing, max_sources: int = MAX_SOURCES) -> list[dict[str, Any]]:
+def render_briefing(
+    briefing: Briefing, max_sources: int = MAX_SOURCES, *, buttons: bool = True
+) -> list[dict[str, Any]]:
     """Render a briefing as one or more ``{"text", "blocks"}`` messages, in order.
 
     The first message carries the header and a context line (time, counts); later ones
-    repeat the header with "(k/n)". Every story appears in exactly one message.
+    repeat the header with "(k/n)". Every story appears in exactly one message, with a
+    "Sources (N)" button unless ``buttons`` is off (an incoming webhook has no app to
+    answer it).
     """
     stamp = f"{briefing.generated_at:%H:%M} {briefing.timezone}"
     context = _context(f"{stamp} · {briefing.counts_line}")
-    sections = [(item, story_section(item, max_sources)) for item in briefing.items]
+    sections = [(item, story_section(item, max_sources, button=buttons)) for item in briefing.items]
     ping = mention_token(briefing.mention)
     lead = [context] if ping is None else [_mention_block(ping), context]
 
@@ -248,6 +275,43 @@ def mention_token(mention: Mention | None) -> str | None:
 
 def _mention_block(token: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": token}}
+
+
+def render_story(detail: StoryDetail) -> list[dict[str, Any]]:
+    """A drill-down as one message: the headline, the longer summary, then every article
+    (outlet, linked headline, time) packed into sections; feed text escaped."""
+    place = f"Story {detail.number}: " if detail.number else ""
+    lead = detail.articles[0] if detail.articles else None
+    title = (
+        "*" + _link(lead.url if lead else None, plain_markup(place + detail.headline), 300) + "*"
+    )
+    summary = _fit(detail.summary, MAX_SECTION_CHARS - len(title) - 1)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{title}\n{summary}".strip()}},
+        _context(f"Sources ({len(detail.articles)})"),
+    ]
+    lines = []
+    for article in detail.articles:
+        stamp = f"{when(article.published_at, detail.timezone)} {detail.timezone}"
+        headline = _link(article.url, plain_markup(article.title or "(untitled)"), _HEADLINE_CHARS)
+        lines.append(
+            f"• *{_fit(article.source, _SOURCE_NAME_CHARS)}* — {headline} · {escape(stamp)}"
+        )
+    size = sum(block_chars(b) for b in blocks)
+    section = ""
+    for line in lines:
+        if section and len(section) + 1 + len(line) > MAX_SECTION_CHARS:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+            size += len(section)
+            section = ""
+        if len(blocks) >= MAX_BLOCKS - 1 or size + len(section) + len(line) > MAX_MESSAGE_CHARS:
+            section = (section + "\n" if section else "") + "…"
+            break
+        section = f"{section}\n{line}" if section else line
+    if section:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+    fallback = _cut(escape(place + detail.headline), MAX_FALLBACK_CHARS)
+    return [{"text": fallback, "blocks": blocks}]
 
 
 def render_text(text: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from dataclasses import replace
 import discord
 
 from bot.chat.discord import DiscordOptions, SettingsLike, build_discord_client
-from bot.core.models import IncomingCommand, Reply
+from bot.core.models import ChannelRef, IncomingCommand, Reply
 from bot.errors import ConfigError, DeliveryError
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,9 @@ class _SyncOnly:
     """Commands are only being uploaded; nothing is dispatched during a sync."""
 
     async def dispatch(self, cmd: IncomingCommand) -> Reply:
+        return Reply(text="briefbot is not running here.", ephemeral=True, ok=False)
+
+    async def story(self, ref: ChannelRef, story_id: int) -> Reply:
         return Reply(text="briefbot is not running here.", ephemeral=True, ok=False)
 
 

@@ -82,6 +82,7 @@ class BriefingItem:
     story_id: int | None = None
     score: float = 0.0
     score_parts: dict[str, float] = field(default_factory=dict)
+    article_count: int = 0  # every article of the story in the window ("Sources (N)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +180,22 @@ class Reply:
     #: ``text`` with its command mentions kept as meaning, for adapters to word in
     #: their platform's syntax (``bot.core.usage``); None when ``text`` mentions none.
     say: Say | None = None
+    #: A drill-down into one story; ``text`` then holds its plain-text rendering.
+    story: StoryDetail | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryDetail:
+    """One story opened from a briefing ("Sources (N)", ``/briefing story <n>``): every
+    article (outlet, headline, link, time) and a longer summary drawn across them.
+    ``number`` is the story's place in the channel's last briefing, when known."""
+
+    story_id: int
+    headline: str
+    summary: str
+    articles: tuple[Article, ...]  # oldest first
+    timezone: str = "UTC"
+    number: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ def _item(item: BriefingItem) -> dict[str, Any]:
         "sources": [[s.name, s.url] for s in item.sources],
         "story_id": item.story_id,
         "score": item.score,
+        "article_count": item.article_count,  # the "Sources (N)" button's N
     }
 
 
@@ -69,6 +70,7 @@ def loads(text: str) -> Briefing:
                 sources=tuple(SourceLink(name, url) for name, url in i["sources"]),
                 story_id=i["story_id"],
                 score=i["score"],
+                article_count=i.get("article_count", 0),
             )
             for i in data["items"]
         ),

@@ -156,7 +156,7 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
             await apply_schedule(hooks, settings.webhooks, core.db.channels)
 
         async def briefing_for(ref: ChannelRef, seen: set[int]) -> Briefing:
-            return await core.briefing_for(ref, exclude=seen)
+            return await core.briefing_for(ref, exclude=seen, remember=True)
 
         outbox = Outbox(core.db, publishers, briefing_for)
         await leadership.try_acquire()

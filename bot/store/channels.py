@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, select, update
@@ -113,6 +114,26 @@ class ChannelRepo:
                     paused_reason=None,
                 )
             )
+
+    async def remember_briefing(self, ref: ChannelRef, story_ids: Sequence[int]) -> None:
+        """Keep the story ids of the briefing just shown (`/briefing story <n>` reads them)."""
+        channel_id = await self.row_id(ref)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(channels)
+                .where(channels.c.id == channel_id)
+                .values(last_briefing=json.dumps([int(i) for i in story_ids]))
+            )
+
+    async def last_briefing(self, ref: ChannelRef) -> list[int]:
+        channel_id = await self.row_id(ref)
+        async with self._engine.connect() as conn:
+            raw = (
+                await conn.execute(
+                    select(channels.c.last_briefing).where(channels.c.id == channel_id)
+                )
+            ).scalar()
+        return [int(i) for i in json.loads(raw or "[]")]
 
     async def pause(self, channel_id: int, reason: str) -> None:
         """Stop the channel's digests: a delivery there can never succeed."""
