@@ -34,6 +34,12 @@ from bot.text.story_summary import summarize_story
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Term weights for grouping come from the stored corpus: on start-up the grouper counts
+# the stored articles of this many days (at most _DF_ARTICLES, the newest) besides the
+# open stories it resumes, then keeps counting every article it groups.
+_DF_DAYS = 14
+_DF_ARTICLES = 20_000
+
 
 def content_hash(draft: ArticleDraft) -> str:
     return hashlib.sha256(f"{draft.title}\n{draft.text}".encode()).hexdigest()
@@ -106,8 +112,15 @@ class Pipeline:
             return
         self._grouper = self._new_grouper()
         self._story_ids = {}
-        since = datetime.now(UTC) - self._window
+        now = datetime.now(UTC)
+        since = now - self._window
         rows = await self._db.articles.grouping_rows(since)
+        open_ids = {row.story_id for row in rows}
+        older = await self._db.articles.grouping_rows(now - timedelta(days=_DF_DAYS))
+        corpus = [r for r in older if r.story_id not in open_ids]
+        corpus.sort(key=lambda r: r.published_at)
+        for row in corpus[-_DF_ARTICLES:]:
+            self._grouper.observe(row.title, row.text)
         for row in rows:
             self._grouper.load(
                 row.story_id, row.title, row.text, row.published_at, source=row.source

@@ -142,6 +142,11 @@ class StoryGrouper:
     def __len__(self) -> int:
         return len(self._stories)
 
+    @property
+    def documents(self) -> int:
+        """Articles counted in the document frequencies (observed, loaded, added)."""
+        return self._docs
+
     def stories(self) -> Iterator[StoryState]:
         """Open stories (not yet pruned), in creation order."""
         return iter(self._stories.values())
