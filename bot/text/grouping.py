@@ -39,7 +39,6 @@ Figures and the commands that measure them: README ("Stories") and bench/stories
 
 from __future__ import annotations
 
-import heapq
 import logging
 import math
 import re
@@ -69,7 +68,7 @@ _TOKEN = re.compile(r"\d+(?:[.,]\d+)*[A-Za-z]*|[A-Za-z][A-Za-z0-9]*")
 _CACHE_LIMIT = 200_000  # distinct raw tokens remembered
 _LEAD_CHARS = 1200
 _PROBE_TERMS = 10  # highest-weight (rarest) terms of an article, to find candidates
-_EXACT_CANDIDATES = 8  # candidates that get an exact score
+_EXACT_CANDIDATES = 6  # candidates that get an exact score (the best and its rivals)
 # IDF acts as if a background corpus of this many documents (none containing the
 # term) had been seen: a cold start (a fresh install, a restart that reloads a few
 # dozen stories) would otherwise call every shared word "common".
@@ -89,6 +88,7 @@ _MERGE_COS = 0.25
 # _TITLE_CASE of its distinct words are capitalised, where capitals say nothing.
 _NAME_WEIGHT = 0.5
 _TITLE_CASE = 0.5
+_CAPITAL = re.compile(r"[A-Z][A-Za-z0-9]*")
 # Dense topics: the best story's score loses _RIVAL_WEIGHT times the mean score of the
 # next _RIVALS candidates (missing ones count 0). An article that looks like many open
 # stories (a weekly jobless figure among months of them) needs a clear margin to
@@ -313,14 +313,17 @@ class StoryGrouper:
         get = counts.get
         canon = _CANON.__getitem__
         for part, weight in ((title, _TITLE_WEIGHT), (text[:_LEAD_CHARS], 1.0)):
-            raw = Counter(_TOKEN.findall(part))
-            capitals = sum(1 for tok in raw if "A" <= tok[0] <= "Z")
+            if not part:
+                continue
+            tokens = _TOKEN.findall(part)
+            for tok, n in Counter(map(canon, tokens)).items():
+                counts[tok] = get(tok, 0.0) + n * weight
             # In running text a capital marks a name; in a Title Case headline it does not.
-            name = weight * (1.0 + _NAME_WEIGHT) if capitals < _TITLE_CASE * len(raw) else weight
-            for tok, n in raw.items():
-                scale = name if "A" <= tok[0] <= "Z" else weight
-                tok = canon(tok)
-                counts[tok] = get(tok, 0.0) + n * scale
+            capitals = _CAPITAL.findall(part)
+            if len(capitals) < _TITLE_CASE * len(tokens):
+                name = weight * _NAME_WEIGHT
+                for tok in map(canon, capitals):
+                    counts[tok] = get(tok, 0.0) + name
         counts.pop("", None)
         for tok in counts:
             if tok[0] <= "9":  # a number
@@ -374,15 +377,20 @@ class StoryGrouper:
             return None
         for key, story in found.items():
             partial[key] /= story.size
-        ranked = heapq.nlargest(_EXACT_CANDIDATES, partial, key=partial.__getitem__)
+        ranked = sorted(partial, key=partial.__getitem__, reverse=True)[:_EXACT_CANDIDATES]
         near = timedelta(hours=_SAME_SOURCE_HOURS)
         short = _short_weight(len(vec))
         scores: list[float] = []
         best: StoryState | None = None
         best_sim = -math.inf
+        keys, values = vec.keys(), vec.values()
+        core = short * _CORE_SCALE
         for key in ranked:
             story = found[key]
-            sim = _score(vec, story, short)
+            # The average link (see ``_average_link``), inlined: this is the hot loop.
+            sim = sum(map(mul, values, map(story.centroid.get, keys, repeat(0.0)))) / story.size
+            if short > 0.0 and story.norm2 > 0.0:  # headlines: partly the normalised centroid
+                sim = (1.0 - short) * sim + core * sim * story.size / math.sqrt(story.norm2)
             seen = story.source_seen.get(source)
             if seen is not None and abs(when - seen) <= near:
                 sim -= _SAME_SOURCE_PENALTY
@@ -461,14 +469,6 @@ def _dot(a: dict[str, float], b: dict[str, float]) -> float:
 
 def _short_weight(terms: float) -> float:
     return max(0.0, 1.0 - terms / _SHORT_TERMS)
-
-
-def _score(vec: dict[str, float], story: StoryState, short: float) -> float:
-    avg = _average_link(vec, story)
-    if short <= 0.0 or story.norm2 <= 0.0:
-        return avg
-    cen = avg * story.size / math.sqrt(story.norm2)
-    return (1.0 - short) * avg + short * _CORE_SCALE * cen
 
 
 def _average_link(vec: dict[str, float], story: StoryState) -> float:
