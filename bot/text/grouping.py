@@ -70,6 +70,9 @@ _TOKEN = re.compile(r"\d+(?:[.,]\d+)*[A-Za-z]*|[A-Za-z][A-Za-z0-9]*")
 _CACHE_LIMIT = 200_000  # distinct raw tokens remembered
 _LEAD_CHARS = 1200
 _PROBE_TERMS = 10  # highest-weight (rarest) terms of an article, to find candidates
+# A probe term shared by more open stories than this says nothing about which one the
+# article belongs to; skipping it keeps the cost per article flat in a crowded window.
+_POSTING_CAP = 200
 _EXACT_CANDIDATES = 6  # candidates that get an exact score (the best and its rivals)
 # IDF acts as if a background corpus of this many documents (none containing the
 # term) had been seen: a cold start (a fresh install, a restart that reloads a few
@@ -364,11 +367,16 @@ class StoryGrouper:
         partial: dict[int, float] = {}
         found: dict[int, StoryState] = {}
         stale: set[int] = set()
+        get = partial.get
         for term in probes:
+            posting = postings.get(term)
+            if posting is None or len(posting) > _POSTING_CAP:
+                continue
             weight = vec[term]
-            for key, story in postings.get(term, {}).items():
-                if key in partial:
-                    partial[key] += weight * story.centroid[term]
+            for key, story in posting.items():
+                known = get(key)
+                if known is not None:
+                    partial[key] = known + weight * story.centroid[term]
                 elif key not in stale:
                     if lo <= story.last_updated <= hi:
                         partial[key] = weight * story.centroid[term]
