@@ -22,7 +22,7 @@ import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 import discord
 from discord import app_commands
@@ -30,6 +30,7 @@ from discord import app_commands
 from bot.chat.discord_login import point_at, start_client
 from bot.chat.discord_render import DiscordPublisher as DiscordPublisher  # re-export
 from bot.chat.discord_render import render_briefing, render_text, truncate
+from bot.chat.discord_story import reply_kwargs, story_button_type
 from bot.core.commands import expects_briefing
 from bot.core.models import ChannelRef, FeedInfo, IncomingCommand, Reply
 from bot.core.usage import Ref, words
@@ -47,6 +48,8 @@ class Dispatcher(Protocol):
     """What the adapter needs from the core: ``CommandRouter`` satisfies it."""
 
     async def dispatch(self, cmd: IncomingCommand) -> Reply: ...
+
+    async def story(self, ref: ChannelRef, story_id: int) -> Reply: ...
 
 
 class FeedLister(Protocol):
@@ -89,6 +92,7 @@ class DiscordOptions:
     guild_ready_timeout: float = 2.0
     max_ratelimit_timeout: float = 30.0
     admin_user_ids: frozenset[str] = frozenset()  # [chat] admin_user_ids
+    story_defer_after: float = 1.5  # a "Sources" press slower than this is deferred
     api_base: str = ""  # [discord] api_base / gateway_url: test-only
     gateway_url: str = ""
 
@@ -193,6 +197,7 @@ def build_discord_client(
     else:
         client = BriefbotClient(options, **kwargs)
     register_commands(client.tree, router, feeds)
+    client.add_dynamic_items(story_button_type(router, options.story_defer_after))
     return client
 
 
@@ -230,6 +235,11 @@ def register_commands(
         if window:
             text = f"{text} last {window}".strip()
         await answer(interaction, router, text, admin=False)
+
+    @app_commands.command(name="briefing-story", description="Every source of one story")
+    @app_commands.describe(n="The story's number in this channel's last briefing")
+    async def story(interaction: discord.Interaction, n: app_commands.Range[int, 1, 1000]) -> None:
+        await answer(interaction, router, f"story {n}", admin=False)
 
     admin = app_commands.Group(
         name="briefing-admin",
@@ -316,7 +326,13 @@ def register_commands(
     ) -> None:
         await answer(interaction, router, _mention_text(role, off), admin=True)
 
+    @admin.command(name="threads", description="Post digests as a header with a thread")
+    @app_commands.describe(state="on: stories in a thread under a short header; off: inline")
+    async def threads(interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
+        await answer(interaction, router, f"threads {state}", admin=True)
+
     tree.add_command(briefing)
+    tree.add_command(story)
     tree.add_command(admin)
     tree.error(StaleCommands().on_error)
 
@@ -502,7 +518,11 @@ async def send_reply(interaction: discord.Interaction, reply: Reply) -> None:
             kwargs: dict[str, Any] = {"embeds": message.discord_embeds()}
             if message.content:
                 kwargs["content"] = message.content
+            if message.buttons:
+                kwargs["view"] = message.view()
             sends.append(kwargs)
+    elif reply.story is not None:
+        sends = [reply_kwargs(reply)]
     else:
         text = words(reply.text, reply.say, DISCORD)  # Discord's own command syntax
         sends = [{"content": chunk} for chunk in render_text(text)]
