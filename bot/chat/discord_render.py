@@ -20,7 +20,9 @@ from typing import Any
 import aiohttp
 import discord
 
+from bot.chat.discord_dm import open_dm
 from bot.core.models import Briefing, BriefingItem, ChannelRef
+from bot.core.personal import dm_user
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -323,7 +325,8 @@ class DiscordPublisher:
 
     async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
         """Post every part not yet in the channel; return all parts' message ids, in order."""
-        channel = self._channel(ref)
+        user = dm_user(ref)  # a personal digest: `dm:<user>`
+        channel = self._channel(ref) if user is None else await open_dm(self._client, user)
         messages = render_briefing(briefing, delivery_key)
         done = await self._already_posted(channel, delivery_key)
         ids: list[str] = []

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -22,6 +22,7 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.models import Briefing, BriefingItem, ChannelRef, Mention, SourceLink
+from bot.core.personal import dm_user
 from bot.delivery.pacing import ChannelPacer
 from bot.errors import DeliveryError
 
@@ -276,6 +277,12 @@ _PERMANENT = {
     "missing_scope",
     "invalid_blocks",
     "msg_blocks_too_long",
+    # a personal digest's user cannot get our direct messages (conversations.open)
+    "cannot_dm_bot",
+    "user_disabled",
+    "user_not_found",
+    "user_not_visible",
+    "messages_tab_disabled",
 }
 
 
@@ -365,6 +372,21 @@ class SlackPublisher:
                 found.append(_Posted(int(payload.get("part", 0)), str(message.get("ts"))))
         return found
 
+    async def _open_dm(self, token: str | None, ref: ChannelRef) -> ChannelRef:
+        """``ref`` itself, or for a personal digest the DM channel ``conversations.open``
+        gives (the same one each time, so the history lookup still finds earlier parts)."""
+        user = dm_user(ref)
+        if user is None:
+            return ref
+        try:
+            response = await self._client.conversations_open(token=token, users=user)
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+            raise delivery_error(exc, f"conversations.open {user}") from exc
+        channel = (response.get("channel") or {}).get("id")
+        if not channel:
+            raise DeliveryError(f"slack: conversations.open {user}: no channel")
+        return replace(ref, channel=str(channel))
+
     async def notify(self, ref: ChannelRef, text: str) -> None:
         """A plain notice (feed health): escaped, no unfurls, no mentions possible."""
         await self._pacer.wait(ref.channel)
@@ -383,6 +405,7 @@ class SlackPublisher:
         """Post every part not yet in the channel; return all parts' message ts, in order."""
         messages = render_briefing(briefing, self._max_sources)
         token = await self._token(ref)
+        ref = await self._open_dm(token, ref)  # a personal digest: `dm:<user>`
         done = {p.part: p.ts for p in await self._already_posted(token, ref.channel, delivery_key)}
         ids: list[str] = []
         for part, message in enumerate(messages, start=1):

@@ -201,6 +201,8 @@ class ChannelSettings:
     muted_words: tuple[str, ...] = ()  # lower-cased whole words (bot.core.mutes)
     muted_sources: tuple[str, ...] = ()  # lower-cased outlet names
     mention: Mention | None = None  # pinged by each scheduled digest (bot.core.mentions)
+    #: A personal digest (``dm:<user>``) follows this channel's feeds, topics and mutes.
+    origin: ChannelRef | None = None
 
 
 @dataclass(frozen=True, slots=True)

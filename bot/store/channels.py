@@ -26,7 +26,16 @@ def _settings(row: object) -> ChannelSettings:
         muted_words=tuple(mutes.get("words", ())),
         muted_sources=tuple(mutes.get("sources", ())),
         mention=_mention(row.mention),  # type: ignore[attr-defined]
+        origin=_origin(row),
     )
+
+
+def _origin(row: object) -> ChannelRef | None:
+    """The channel a personal digest follows: same platform and workspace as its row."""
+    origin = row.origin  # type: ignore[attr-defined]
+    if not origin:
+        return None
+    return ChannelRef(row.platform, origin, row.workspace)  # type: ignore[attr-defined]
 
 
 def _mention(raw: str | None) -> Mention | None:
@@ -107,6 +116,7 @@ class ChannelRepo:
                     max_stories=settings.max_stories,
                     mutes=_mutes_json(settings),
                     mention=_mention_json(settings.mention),
+                    origin=settings.origin.channel if settings.origin else None,
                     # An admin saving the channel's settings resumes a paused schedule.
                     paused_reason=None,
                 )

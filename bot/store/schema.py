@@ -153,6 +153,9 @@ channels = Table(
     Column("mutes", Text),
     # Whom each scheduled digest pings, JSON {"kind", "id", "label"} (None: no one).
     Column("mention", Text),
+    # A personal digest (channel ``dm:<user>``) follows this channel of the same
+    # platform and workspace: its feeds, topics and mutes (None: an ordinary channel).
+    Column("origin", String(64)),
     UniqueConstraint("platform", "workspace", "channel", name="uq_channels_ref"),
 )
 
