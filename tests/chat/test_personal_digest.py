@@ -306,3 +306,12 @@ async def test_discord_user_who_blocks_dms_is_dead_and_paused(
     [off] = await ask(fake, me_command("off"))
     assert "Your personal digest is off." in off["content"]
     assert (await news_core.db.channels.channel(DISCORD_DM)).schedule is None
+
+
+def test_the_admin_cli_names_personal_digests_as_it_prints_them() -> None:
+    from bot.cli.admin import _ref_text
+    from bot.cli.feeds import _channel_ref
+
+    for ref in (SLACK_DM, DISCORD_DM, ChannelRef("discord", f"dm:{USER_ID}")):
+        assert _channel_ref(_ref_text(ref)) == ref
+    assert _channel_ref("slack:T1:C1") == ChannelRef("slack", "C1", "T1")
