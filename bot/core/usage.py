@@ -51,6 +51,7 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("briefing", "", (_TOPIC, _SINCE)),
         CommandSpec("help", "help", fixed=(("topic", "help"),)),
         CommandSpec("status", "status", fixed=(("topic", "status"),)),
+        CommandSpec("story", "story", (Arg("n", "n"),), "briefing-story"),
         CommandSpec(
             "subscribe",
             "subscribe",
@@ -124,6 +125,14 @@ COMMANDS: dict[str, CommandSpec] = {
             (Arg("role", "@role, @group or here"),),
             "briefing-admin",
             "mention",
+            admin=True,
+        ),
+        CommandSpec(
+            "threads",
+            "threads",
+            (Arg("state", "on|off"),),
+            "briefing-admin",
+            "threads",
             admin=True,
         ),
         CommandSpec(
@@ -246,7 +255,10 @@ def help_say(window: str, examples: str) -> Say:
         ref(b, topic="ukraine", since="2d"),
         " — both\n• ",
         ref("status"),
-        " — the last digests, the next one, and failing feeds\nChannel settings (admins):\n• ",
+        " — the last digests, the next one, and failing feeds\n• ",
+        ref("story", n=""),
+        " — every article of story n of the last briefing here, and a longer summary"
+        " (the same as its “Sources” button)\nChannel settings (admins):\n• ",
         ref("subscribe", url=""),
         " · ",
         ref("unsubscribe", feed=""),

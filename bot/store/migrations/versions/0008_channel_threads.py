@@ -1,7 +1,7 @@
-"""personal digests remember the channel they follow
+"""channels choose thread mode: a digest header with the stories in its thread
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -9,17 +9,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     with op.batch_alter_table("channels") as batch:
-        batch.add_column(sa.Column("origin", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("threads", sa.Boolean(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("channels") as batch:
-        batch.drop_column("origin")
+        batch.drop_column("threads")
