@@ -116,6 +116,17 @@ class WebSection:
 
 
 @dataclass(frozen=True)
+class ServiceSection:
+    role: str = "all"
+    poll_check_s: float = 60.0
+    leader_check_s: float = 60.0
+    grouping_check_s: float = 10.0
+
+
+ROLES = ("all", "worker", "scheduler", "chat")
+
+
+@dataclass(frozen=True)
 class Settings:
     bot: BotSection = field(default_factory=BotSection)
     sources: SourcesSection = field(default_factory=SourcesSection)
@@ -126,6 +137,7 @@ class Settings:
     llm: LLMSection = field(default_factory=LLMSection)
     webhooks: WebhooksSection = field(default_factory=WebhooksSection)
     web: WebSection = field(default_factory=WebSection)
+    service: ServiceSection = field(default_factory=ServiceSection)
     base_dir: Path = field(default_factory=Path.cwd)
 
     @property
@@ -268,6 +280,17 @@ def validate(settings: Settings) -> Settings:
         and settings.slack.api_url.endswith("/"),
         f"[slack] api_url must be an http(s) URL ending in /, got {settings.slack.api_url!r}",
     )
+    v = settings.service
+    _require(
+        v.role in ROLES,
+        f"[service] role must be one of {', '.join(ROLES)}, got {v.role!r}",
+    )
+    _require(
+        v.role == "all" or not url.startswith("sqlite:"),
+        f'[service] role = "{v.role}" needs PostgreSQL: on SQLite one process does it all',
+    )
+    for key in ("poll_check_s", "leader_check_s", "grouping_check_s"):
+        _require(getattr(v, key) >= 0.5, f"[service] {key} must be >= 0.5")
     c = settings.chat
     _require(
         0 < c.start_retry_s <= c.start_retry_max_s,

@@ -124,6 +124,22 @@ class Scheduler:
         for settings in wanted.values():
             await self.channel_changed(settings, catch_up=True)
 
+    async def sync(self, channels: list[ChannelSettings]) -> None:
+        """Run periodically by the leader: pick up schedules changed by another process
+        (a `/briefing schedule` answered by a follower). Only jobs whose schedule or time
+        zone changed are replaced, so a job about to fire keeps its run."""
+        if not self._leader or self._outbox is None:
+            return
+        wanted = {digest_job_id(c.ref): c for c in channels if c.schedule}
+        for job in self.aps.get_jobs():
+            if job.id.startswith("digest:") and job.id not in wanted:
+                job.remove()
+        for job_id, settings in wanted.items():
+            job = self.aps.get_job(job_id)
+            if job is None or list(job.args[1:]) != [settings.schedule, settings.timezone]:
+                log.info("scheduler: schedule of channel=%s changed", settings.ref.channel)
+                await self.channel_changed(settings)
+
     async def channel_changed(self, settings: ChannelSettings, catch_up: bool = False) -> None:
         """Add, move or drop one channel's digest job (called when `/briefing schedule` runs)."""
         if not self._leader or self._outbox is None:
