@@ -86,12 +86,11 @@ class Scheduler:
             finally:
                 self._untrack()
 
+        # APScheduler adds a job with ``next_run_time=None`` *paused*: without
+        # ``start_now`` the trigger picks the first run, one interval from now.
+        first: dict[str, datetime] = {"next_run_time": self._clock()} if start_now else {}
         self.aps.add_job(
-            guarded,
-            IntervalTrigger(minutes=minutes),
-            id=job_id,
-            replace_existing=True,
-            next_run_time=self._clock() if start_now else None,
+            guarded, IntervalTrigger(minutes=minutes), id=job_id, replace_existing=True, **first
         )
 
     @property
