@@ -309,6 +309,13 @@ def register_commands(
     ) -> None:
         await answer(interaction, router, _mute_text("unmute", words, source), admin=True)
 
+    @admin.command(name="mention", description="Ping a role with each scheduled digest")
+    @app_commands.describe(role="The role to ping", off="Ping no one")
+    async def mention(
+        interaction: discord.Interaction, role: discord.Role | None = None, off: bool = False
+    ) -> None:
+        await answer(interaction, router, _mention_text(role, off), admin=True)
+
     tree.add_command(briefing)
     tree.add_command(admin)
     tree.error(StaleCommands().on_error)
@@ -319,6 +326,13 @@ def _mute_text(verb: str, words: str | None, source: str | None) -> str:
     if source and source.strip():
         return f"{verb} source {source.strip()}"
     return f"{verb} {(words or '').strip()}".strip()
+
+
+def _mention_text(role: discord.Role | None, off: bool) -> str:
+    """The text grammar of a ``mention`` interaction: the role's id, then its name."""
+    if off:
+        return "mention off"
+    return f"mention <@&{role.id}> @{role.name}" if role is not None else "mention"
 
 
 @dataclass(frozen=True)

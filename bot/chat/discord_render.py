@@ -51,13 +51,23 @@ class DiscordMessage:
 
     content: str
     embeds: tuple[dict[str, Any], ...]
+    #: The one role an admin opted into (`/briefing mention`); nothing else may ping.
+    roles: tuple[str, ...] = ()
 
     def payload(self) -> dict[str, Any]:
         """The JSON body for a webhook or message-create call."""
-        body: dict[str, Any] = {"embeds": list(self.embeds), "allowed_mentions": NO_MENTIONS}
+        allowed = {"parse": [], "roles": list(self.roles)} if self.roles else NO_MENTIONS
+        body: dict[str, Any] = {"embeds": list(self.embeds), "allowed_mentions": allowed}
         if self.content:
             body["content"] = self.content
         return body
+
+    def allowed_mentions(self) -> discord.AllowedMentions:
+        """Exactly the opted-in role, or no one: never @everyone, users or other roles."""
+        roles: list[discord.abc.Snowflake] | bool = [discord.Object(int(r)) for r in self.roles]
+        return discord.AllowedMentions(
+            everyone=False, users=False, roles=roles or False, replied_user=False
+        )
 
     def discord_embeds(self) -> list[discord.Embed]:
         """The same embeds as discord.py objects, for ``channel.send``/follow-ups."""
@@ -184,18 +194,32 @@ def pack_embeds(embeds: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return groups
 
 
+def _role(briefing: Briefing) -> str | None:
+    """The opted-in role id of a digest, when it is one Discord can mention."""
+    mention = briefing.mention
+    if mention is None or mention.kind != "role" or not mention.id.isdigit():
+        return None
+    return mention.id
+
+
 def render_briefing(briefing: Briefing) -> list[DiscordMessage]:
-    """A briefing as one or more messages; every story appears exactly once."""
+    """A briefing as one or more messages; every story appears exactly once. A digest
+    with an opted-in role mentions it first thing in the first message, and allows
+    that role alone to ping."""
     total = len(briefing.items)
     embeds = [story_embed(item, i, total) for i, item in enumerate(briefing.items, start=1)]
     groups = pack_embeds(embeds) or [[]]
+    role = _role(briefing)
     messages: list[DiscordMessage] = []
     for number, group in enumerate(groups, start=1):
+        roles: tuple[str, ...] = ()
         if number == 1:
             content = _header(briefing)
+            if role is not None:
+                content, roles = truncate(f"<@&{role}>\n{content}", MAX_CONTENT), (role,)
         else:
             content = f"*{safe_text(briefing.title)} (continued, part {number} of {len(groups)})*"
-        messages.append(DiscordMessage(truncate(content, MAX_CONTENT), tuple(group)))
+        messages.append(DiscordMessage(truncate(content, MAX_CONTENT), tuple(group), roles))
     return messages
 
 
@@ -274,7 +298,7 @@ class DiscordPublisher:
                 content=message.content or None,
                 embeds=message.discord_embeds(),
                 nonce=nonce,
-                allowed_mentions=discord.AllowedMentions.none(),
+                allowed_mentions=message.allowed_mentions(),
             )
         except discord.RateLimited as exc:
             raise DeliveryError(f"{where}: rate limited", retry_after=exc.retry_after) from exc

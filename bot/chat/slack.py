@@ -51,6 +51,7 @@ from bot.chat.slack_client import (
     configure,
     web_client,
 )
+from bot.chat.slack_mentions import resolve_group
 from bot.chat.slack_render import SlackPublisher, render_briefing, render_text
 from bot.core.models import Briefing, IncomingCommand, Reply
 from bot.core.usage import SLACK, words
@@ -70,6 +71,7 @@ BOT_SCOPES = (
     "users:read",
     "channels:history",
     "groups:history",
+    "usergroups:read",
 )
 APOLOGY = "Sorry, something went wrong while answering /briefing. Please try again in a minute."
 _FALLBACK_TO_RESPOND = {"not_in_channel", "channel_not_found"}
@@ -231,13 +233,17 @@ class _Handlers:
         team, user = str(body.get("team_id", "")), str(body.get("user_id", ""))
         channel = str(body.get("channel_id", ""))
         try:
+            text = str(body.get("text") or "").strip()
+            manage = await self.can_manage(client, team, user)
+            if manage and text.lower().startswith("mention "):
+                text = await resolve_group(client, text)
             cmd = IncomingCommand(
                 platform="slack",
                 channel=channel,
                 user=user,
-                text=str(body.get("text") or "").strip(),
+                text=text,
                 workspace=team,
-                can_manage=await self.can_manage(client, team, user),
+                can_manage=manage,
             )
             reply = await self._router.dispatch(cmd)
         except Exception:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.models import Briefing, BriefingItem, ChannelRef, SourceLink
+from bot.core.models import Briefing, BriefingItem, ChannelRef, Mention, SourceLink
 from bot.delivery.pacing import ChannelPacer
 from bot.errors import DeliveryError
 
@@ -167,11 +168,13 @@ def render_briefing(briefing: Briefing, max_sources: int = MAX_SOURCES) -> list[
     stamp = f"{briefing.generated_at:%H:%M} {briefing.timezone}"
     context = _context(f"{stamp} · {briefing.counts_line}")
     sections = [(item, story_section(item, max_sources)) for item in briefing.items]
+    ping = mention_token(briefing.mention)
+    lead = [context] if ping is None else [_mention_block(ping), context]
 
-    # Pack sections greedily; the header (and the context line in the first message)
-    # take their share of each message's block and size budget.
+    # Pack sections greedily; the header (and the mention and context line in the first
+    # message) take their share of each message's block and size budget.
     groups: list[list[tuple[BriefingItem, dict[str, Any]]]] = [[]]
-    fixed = 2
+    fixed = 1 + len(lead)
     size = MAX_HEADER_CHARS + block_chars(context)
     for item, section in sections:
         chars = block_chars(section)
@@ -188,7 +191,7 @@ def render_briefing(briefing: Briefing, max_sources: int = MAX_SOURCES) -> list[
         part = f" ({index}/{total})" if total > 1 else ""
         blocks: list[dict[str, Any]] = [_header(briefing.title + part)]
         if index == 1:
-            blocks.append(context)
+            blocks.extend(lead)
         blocks.extend(section for _, section in group)
         if not briefing.items:
             blocks.append(
@@ -198,8 +201,29 @@ def render_briefing(briefing: Briefing, max_sources: int = MAX_SOURCES) -> list[
                 }
             )
         text = _fallback(briefing, [item for item, _ in group], part)
+        if index == 1 and ping is not None:
+            text = _cut(f"{ping} {text}", MAX_FALLBACK_CHARS)  # notifications read `text`
         messages.append({"text": text, "blocks": blocks})
     return messages
+
+
+_GROUP_ID = re.compile(r"^[A-Z0-9]{1,20}$")
+
+
+def mention_token(mention: Mention | None) -> str | None:
+    """Slack's syntax for the one mention an admin opted into: ``<!here>`` or a user
+    group (``<!subteam^ID>``); feed text is escaped, so it is the only live one."""
+    if mention is None:
+        return None
+    if mention.kind == "here":
+        return "<!here>"
+    if mention.kind == "group" and _GROUP_ID.match(mention.id):
+        return f"<!subteam^{mention.id}>"
+    return None
+
+
+def _mention_block(token: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": token}}
 
 
 def render_text(text: str) -> list[dict[str, Any]]:

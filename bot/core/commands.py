@@ -6,7 +6,8 @@
     /briefing help                 what follows
     management (admins): subscribe <url> · unsubscribe <url|id> · feeds ·
     topics add|remove <words> · schedule <when> [tz] · schedule off · settings ·
-    mute <words> · mute source <outlet> · unmute <words> · unmute source <outlet>
+    mute <words> · mute source <outlet> · unmute <words> · unmute source <outlet> ·
+    mention <@role|@group|here> · mention off
 
 The router never raises for user input: a ``CommandError`` becomes a polite reply, any
 other failure is logged with its traceback and the user gets a short apology.
@@ -20,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.core import mutes
+from bot.core import mentions, mutes
 from bot.core.briefing import BriefingService
 from bot.core.feed_added import discovery_lines, summary
 from bot.core.models import ChannelRef, ChannelSettings, FeedInfo, IncomingCommand, Reply
@@ -44,6 +45,7 @@ MANAGEMENT = {
     "settings",
     "mute",
     "unmute",
+    "mention",
 }
 
 ScheduleHook = Callable[[ChannelSettings], Awaitable[None]]
@@ -244,6 +246,8 @@ class CommandRouter:
             return await self._schedule(ref, rest)
         if verb in {"mute", "unmute"}:
             return await self._mute(ref, verb, rest)
+        if verb == "mention":
+            return await self._mention(ref, rest)
         return Reply(text=await self._settings_text(ref), ephemeral=True)
 
     async def _topics(self, ref: ChannelRef, rest: str) -> Reply:
@@ -303,6 +307,21 @@ class CommandRouter:
         )
         return Reply(text=_mutes_text(updated), ephemeral=True)
 
+    async def _mention(self, ref: ChannelRef, rest: str) -> Reply:
+        settings = await self._channels.channel(ref)
+        if not rest:
+            shown = mentions.describe(settings.mention)
+            return Reply(text=f"Digest mention: {shown}.", ephemeral=True)
+        chosen = mentions.parse(ref, rest)
+        await self._channels.save_channel(replace(settings, mention=chosen))
+        if chosen is None:
+            return Reply(text="Scheduled digests here ping no one now.", ephemeral=True)
+        return Reply(
+            text=f"Each scheduled digest here will ping {chosen.shown}; "
+            "on-demand briefings and feed text never ping anyone.",
+            ephemeral=True,
+        )
+
     async def _schedule(self, ref: ChannelRef, rest: str) -> Reply:
         settings = await self._channels.channel(ref)
         if rest.lower() in {"off", "none", "stop"}:
@@ -344,6 +363,7 @@ class CommandRouter:
                 f"• stories per briefing: {settings.max_stories or 'default'}",
                 f"• muted words: {', '.join(settings.muted_words) or 'none'}",
                 f"• muted outlets: {', '.join(settings.muted_sources) or 'none'}",
+                f"• digest mention: {mentions.describe(settings.mention)}",
             ]
         )
 

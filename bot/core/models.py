@@ -85,6 +85,20 @@ class BriefingItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Mention:
+    """Who a channel's scheduled digest pings, opted in by an admin: a Discord role,
+    a Slack user group, or Slack's ``@here``. ``label`` is for people (``@editors``)."""
+
+    kind: Literal["role", "group", "here"]
+    id: str = ""
+    label: str = ""
+
+    @property
+    def shown(self) -> str:
+        return "@here" if self.kind == "here" else self.label or f"{self.kind} {self.id}"
+
+
+@dataclass(frozen=True, slots=True)
 class Briefing:
     """A platform-neutral briefing; renderers turn it into Markdown, Block Kit or embeds.
 
@@ -100,6 +114,8 @@ class Briefing:
     topic: str | None = None
     article_count: int = 0
     story_count: int = 0
+    #: Set on scheduled digests of a channel that opted in; on-demand briefings never ping.
+    mention: Mention | None = None
 
     @property
     def title(self) -> str:
@@ -174,6 +190,7 @@ class ChannelSettings:
     paused_reason: str | None = None  # why the schedule stopped (a dead delivery)
     muted_words: tuple[str, ...] = ()  # lower-cased whole words (bot.core.mutes)
     muted_sources: tuple[str, ...] = ()  # lower-cased outlet names
+    mention: Mention | None = None  # pinged by each scheduled digest (bot.core.mentions)
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,6 +118,23 @@ COMMANDS: dict[str, CommandSpec] = {
             "unmute",
             admin=True,
         ),
+        CommandSpec(
+            "mention",
+            "mention",
+            (Arg("role", "@role, @group or here"),),
+            "briefing-admin",
+            "mention",
+            admin=True,
+        ),
+        CommandSpec(
+            "mention_off",
+            "mention off",
+            (),
+            "briefing-admin",
+            "mention",
+            (("off", "True"),),
+            admin=True,
+        ),
     )
 }
 
@@ -246,6 +263,11 @@ def help_say(window: str, examples: str) -> Say:
         ref("unmute", words=""),
         " · ",
         ref("unmute_source", source=""),
+        "\n• ",
+        ref("mention", role=""),
+        " · ",
+        ref("mention_off"),
+        " — ping a role (Discord), a user group or @here (Slack) with each scheduled digest",
     ]
     return say(*lines)
 

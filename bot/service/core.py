@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -140,10 +140,11 @@ class Core:
     async def briefing_for(
         self, ref: ChannelRef, *, since: datetime | None = None, exclude: set[int] | None = None
     ) -> Briefing:
-        """The briefing a channel gets now (its time zone, topics and size)."""
+        """The digest a channel gets now (its time zone, topics, size, mutes, and the
+        mention an admin opted into)."""
         settings = await self.db.channels.channel(ref)
         feed_ids = await self.db.channels.feed_ids(ref)
-        return await self.briefings.compose(
+        briefing = await self.briefings.compose(
             timezone=settings.timezone,
             since=since,
             channel_topics=settings.topics,
@@ -152,6 +153,7 @@ class Core:
             feed_ids=feed_ids or None,
             mutes=mutes_of(settings),
         )
+        return replace(briefing, mention=settings.mention)
 
     async def close(self) -> None:
         if self._feed_ingest is not None:

@@ -10,7 +10,7 @@ from sqlalchemy import true as sa_true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core.models import ChannelRef, ChannelSettings
+from bot.core.models import ChannelRef, ChannelSettings, Mention
 from bot.store.schema import channels, subscriptions
 
 
@@ -25,7 +25,21 @@ def _settings(row: object) -> ChannelSettings:
         paused_reason=row.paused_reason,  # type: ignore[attr-defined]
         muted_words=tuple(mutes.get("words", ())),
         muted_sources=tuple(mutes.get("sources", ())),
+        mention=_mention(row.mention),  # type: ignore[attr-defined]
     )
+
+
+def _mention(raw: str | None) -> Mention | None:
+    if not raw:
+        return None
+    data = json.loads(raw)
+    return Mention(data["kind"], str(data.get("id", "")), str(data.get("label", "")))
+
+
+def _mention_json(mention: Mention | None) -> str | None:
+    if mention is None:
+        return None
+    return json.dumps({"kind": mention.kind, "id": mention.id, "label": mention.label})
 
 
 def _mutes_json(settings: ChannelSettings) -> str | None:
@@ -92,6 +106,7 @@ class ChannelRepo:
                     schedule=settings.schedule,
                     max_stories=settings.max_stories,
                     mutes=_mutes_json(settings),
+                    mention=_mention_json(settings.mention),
                     # An admin saving the channel's settings resumes a paused schedule.
                     paused_reason=None,
                 )

@@ -151,6 +151,8 @@ channels = Table(
     Column("paused_reason", Text),
     # Muted words and outlets, JSON {"words": [...], "sources": [...]} (None: none).
     Column("mutes", Text),
+    # Whom each scheduled digest pings, JSON {"kind", "id", "label"} (None: no one).
+    Column("mention", Text),
     UniqueConstraint("platform", "workspace", "channel", name="uq_channels_ref"),
 )
 

@@ -106,6 +106,7 @@ async def test_client_logs_in_and_syncs_both_commands_to_the_dev_guild(
         "settings",
         "mute",
         "unmute",
+        "mention",
     }
     # default intents only: no members, presences or message content
     assert fake.identifies[0]["intents"] & ((1 << 1) | (1 << 8) | (1 << 15)) == 0

@@ -56,6 +56,7 @@ class Workspace:
     bot_token: str
     bot_user_id: str = "UBOT"
     admins: set[str] = field(default_factory=set)
+    usergroups: dict[str, str] = field(default_factory=dict)  # handle -> id
 
 
 def check_blocks(blocks: Any) -> str | None:
@@ -246,6 +247,12 @@ class FakeSlack:
             admin = user in workspace.admins
             body = {"id": user, "team_id": workspace.team_id, "is_admin": admin, "is_owner": False}
             return self._json({"ok": True, "user": body})
+        if method == "usergroups.list":
+            groups = [
+                {"id": gid, "team_id": workspace.team_id, "handle": handle, "name": handle}
+                for handle, gid in workspace.usergroups.items()
+            ]
+            return self._json({"ok": True, "usergroups": groups})
         if method == "chat.postMessage":
             return self._post_message(call)
         if method == "conversations.history":
