@@ -121,6 +121,7 @@ class ServiceSection:
     poll_check_s: float = 60.0
     leader_check_s: float = 60.0
     grouping_check_s: float = 10.0
+    grouping_max_wait_s: float = 120.0
 
 
 ROLES = ("all", "worker", "scheduler", "chat")
@@ -291,6 +292,7 @@ def validate(settings: Settings) -> Settings:
     )
     for key in ("poll_check_s", "leader_check_s", "grouping_check_s"):
         _require(getattr(v, key) >= 0.5, f"[service] {key} must be >= 0.5")
+    _require(v.grouping_max_wait_s >= 0, "[service] grouping_max_wait_s must be >= 0")
     c = settings.chat
     _require(
         0 < c.start_retry_s <= c.start_retry_max_s,

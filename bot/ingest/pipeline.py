@@ -88,9 +88,13 @@ class Pipeline:
         executor: Executor | None = None,
         llm: AsyncSummarizer | None = None,
         owns_grouping: Callable[[], bool] | None = None,
+        inline_grouping: bool = True,
     ) -> None:
         self._db = db
         self.owns_grouping: Callable[[], bool] = owns_grouping or (lambda: True)
+        #: False: even the owner leaves new articles to ``group_orphans`` (a stage
+        #: that groups a settled cycle at once, see bot/service/grouping.py).
+        self.inline_grouping = inline_grouping
         self._owned = True
         self._llm = llm
         self._summarizer = summarizer
@@ -107,6 +111,11 @@ class Pipeline:
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    @property
+    def window(self) -> timedelta:
+        """How far back an article may still join a story."""
+        return self._window
 
     def _owner_now(self) -> bool:
         """Whether this process groups now; on gaining the role, the grouper is rebuilt
@@ -195,7 +204,7 @@ class Pipeline:
         unique = list({d.key: d for d in reversed(drafts)}.values())[::-1]  # first wins
         stats.unchanged += len(drafts) - len(unique)
         async with self._lock:
-            owner = self._owner_now()
+            owner = self._owner_now() and self.inline_grouping
             if owner:
                 await self._load_grouper()
             known = await batch.known_items(self._db.engine, origin, [d.key for d in unique])

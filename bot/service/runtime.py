@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import suppress
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,7 @@ from bot.delivery.outbox import Outbox
 from bot.delivery.render_text import render_text
 from bot.errors import ConfigError
 from bot.service.core import Core, open_core
+from bot.service.grouping import GroupingStage
 from bot.service.ops import ProcessProbes, status_snapshot, web_options
 from bot.service.scheduler import Scheduler
 from bot.service.stop import run_until_stopped
@@ -149,8 +151,16 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
     polls, leads, chats = duties(service.role)
     core = await open_core(settings)
     leadership = Leadership(core.db.engine)
-    # One grouper for the whole deployment: the leader's (see bot/ingest/pipeline.py).
+    # One grouper for the whole deployment, the leader's; on PostgreSQL it groups each
+    # settled feed cycle at once (bot/service/grouping.py).
     core.pipeline.owns_grouping = lambda: leadership.is_leader
+    core.pipeline.inline_grouping = core.db.engine.dialect.name != "postgresql"
+    grouping = GroupingStage(
+        core.db,
+        core.pipeline,
+        lambda: leadership.is_leader,
+        max_wait=timedelta(seconds=service.grouping_max_wait_s),
+    )
     scheduler: Scheduler | None = None
     supervisor = Supervisor(Backoff(settings.chat.start_retry_s, settings.chat.start_retry_max_s))
     web_server: WebServer | None = None
@@ -197,7 +207,7 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
         if leads:
             scheduler.every("prune", 6 * 60.0, core.prune)
             scheduler.every("leadership", service.leader_check_s / 60, take_over, start_now=False)
-            scheduler.every("grouping", service.grouping_check_s / 60, core.pipeline.group_orphans)
+            scheduler.every("grouping", service.grouping_check_s / 60, grouping.run_once)
         core.schedule_hooks.append(scheduler.channel_changed)
         scheduler.start()
         probes = ProcessProbes(core, leadership)

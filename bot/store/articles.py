@@ -148,12 +148,31 @@ class ArticleRepo:
             )
             return [article_from_row(r) for r in rows]
 
+    async def oldest_without_story(self, since: datetime) -> datetime | None:
+        """When the longest-waiting article without a story was fetched."""
+        async with self._engine.connect() as conn:
+            oldest: datetime | None = (
+                await conn.execute(
+                    select(func.min(articles.c.fetched_at)).where(
+                        articles.c.story_id.is_(None), articles.c.published_at >= since
+                    )
+                )
+            ).scalar_one_or_none()
+        return oldest
+
     async def without_story(self, since: datetime) -> list[Orphan]:
+        """In publication order, ties by link: the order does not depend on which
+        process stored an article first, so neither do the stories grouped from it."""
         async with self._engine.connect() as conn:
             rows = await conn.execute(
                 select(articles)
                 .where(articles.c.story_id.is_(None), articles.c.published_at >= since)
-                .order_by(articles.c.published_at, articles.c.id)
+                .order_by(
+                    articles.c.published_at,
+                    articles.c.canonical_url,
+                    articles.c.title,
+                    articles.c.id,
+                )
             )
             return [
                 Orphan(

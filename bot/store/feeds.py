@@ -159,6 +159,25 @@ class FeedRepo:
                 ).scalar_one()
             )
 
+    async def polling(self, now: datetime) -> bool:
+        """Whether a cycle is under way: a feed is due, or leased by a live worker."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(feeds.c.id)
+                    .where(
+                        feeds.c.gone.is_(False),
+                        or_(
+                            feeds.c.next_fetch_at.is_(None),
+                            feeds.c.next_fetch_at <= now,
+                            feeds.c.lease_until >= now,
+                        ),
+                    )
+                    .limit(1)
+                )
+            ).first()
+        return row is not None
+
     async def lease_due(
         self, owner: str, now: datetime, limit: int = 100, lease_s: float = 300.0
     ) -> list[FeedState]:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from bot.config import test_settings
 from bot.core.models import ArticleDraft
 from bot.service.core import Core, open_core
+from bot.service.grouping import GroupingStage
 from bot.store.leader import Leadership
 from bot.store.schema import articles
 
@@ -115,6 +116,47 @@ async def test_two_runtimes_ingesting_disjoint_feeds_make_one_story_set(
     # database, and a later report joins the story the old leader made.
     await lead_a.release()
     assert await lead_b.try_acquire()
-    await b.pipeline.ingest("feed:2", [report("harbour", "Courier", 6)])
+    await b.pipeline.ingest("feed:2", [report("harbour", "Herald", 6)])
     after = by_event(await story_of(b))
     assert after["harbour"] == stories["harbour"]
+
+
+async def test_the_leader_groups_a_settled_cycle_whatever_process_stored_it(
+    runtimes: list[tuple[Core, Leadership]],
+) -> None:
+    (a, lead_a), (b, lead_b) = runtimes
+    stages = []
+    for core, lead in runtimes:
+        core.pipeline.inline_grouping = False  # as `briefbot run` wires it on PostgreSQL
+        stages.append(
+            GroupingStage(
+                core.db,
+                core.pipeline,
+                lambda lead=lead: lead.is_leader,
+                max_wait=timedelta(hours=1),
+            )
+        )
+    impatient = GroupingStage(a.db, a.pipeline, lambda: lead_a.is_leader, max_wait=timedelta(0))
+    assert await lead_a.try_acquire() and not await lead_b.try_acquire()
+    due, _ = await a.db.feeds.add("https://feeds.example/due.xml")  # a cycle under way
+    await a.pipeline.ingest(
+        "feed:1", [report("harbour", "Tribune", 0), report("wildfire", "Tribune", 1)]
+    )
+    await b.pipeline.ingest(
+        "feed:2", [report("harbour", "Courier", 0), report("wildfire", "Courier", 1)]
+    )
+    assert set((await story_of(a)).values()) == {None}  # nobody groups as it stores
+    assert await stages[0].run_once() == 0  # a feed is still due: wait for the cycle
+    await a.db.feeds.remove(due)  # the cycle settles
+    assert await stages[1].run_once() == 0  # a follower never groups
+    assert await stages[0].run_once() == 4
+    stories = by_event(await story_of(b))
+    assert all(len(ids) == 1 and None not in ids for ids in stories.values()), stories
+    assert len(set.union(*stories.values())) == 2
+
+    # Feeds that never settle: an article that waited long enough is grouped anyway.
+    await a.db.feeds.add("https://feeds.example/due-again.xml")
+    await b.pipeline.ingest("feed:2", [report("harbour", "Herald", 2)])
+    assert await stages[0].run_once() == 0
+    assert await impatient.run_once() == 1
+    assert by_event(await story_of(a))["harbour"] == stories["harbour"]
