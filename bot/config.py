@@ -128,6 +128,13 @@ ROLES = ("all", "worker", "scheduler", "chat")
 
 
 @dataclass(frozen=True)
+class DeliverySection:
+    # Test-only: every scheduled channel gets a digest every N seconds instead of its own
+    # schedule (the kill test and bench/kill.py). 0 = off; never set it in production.
+    test_digest_every_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class Settings:
     bot: BotSection = field(default_factory=BotSection)
     sources: SourcesSection = field(default_factory=SourcesSection)
@@ -139,6 +146,7 @@ class Settings:
     webhooks: WebhooksSection = field(default_factory=WebhooksSection)
     web: WebSection = field(default_factory=WebSection)
     service: ServiceSection = field(default_factory=ServiceSection)
+    delivery: DeliverySection = field(default_factory=DeliverySection)
     base_dir: Path = field(default_factory=Path.cwd)
 
     @property
@@ -235,6 +243,11 @@ def validate(settings: Settings) -> Settings:
         f'[bot] log_format must be "text" or "json", got {settings.bot.log_format!r}',
     )
     _require(0 <= settings.web.port <= 65535, "[web] port must be 0..65535 (0: any free port)")
+    every = settings.delivery.test_digest_every_seconds
+    _require(
+        every == 0 or 1 <= every <= 3600,
+        f"[delivery] test_digest_every_seconds must be 0 (off) or 1..3600, got {every}",
+    )
     b = settings.briefing
     _require(1 <= b.max_stories <= 25, f"[briefing] max_stories must be 1..25, got {b.max_stories}")
     _require(

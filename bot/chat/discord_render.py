@@ -39,6 +39,9 @@ MAX_URL = 2048
 
 EMBED_COLOUR = 0x2B6CB0
 NO_MENTIONS: dict[str, Any] = {"parse": []}
+#: Messages read back before a digest is sent: a digest is a few messages, and a
+#: resume may come after other posts in the channel.
+HISTORY_LOOKBACK = 50
 
 _USER_MENTION = re.compile(r"<(@[!&]?|#)(\d*)>")
 _MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
@@ -177,14 +180,16 @@ def _header(briefing: Briefing) -> str:
     return truncate("\n".join(lines), MAX_CONTENT)
 
 
-def pack_embeds(embeds: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Greedy split into groups of ≤10 embeds and ≤6000 counted characters each."""
+def pack_embeds(embeds: Sequence[dict[str, Any]], reserve: int = 0) -> list[list[dict[str, Any]]]:
+    """Greedy split into groups of ≤10 embeds and ≤6000 counted characters each
+    (``reserve`` of them kept free per group, for the delivery marker)."""
     groups: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     used = 0
     for embed in embeds:
         size = embed_length(embed)
-        if current and (len(current) == MAX_EMBEDS or used + size > MAX_EMBED_TOTAL):
+        budget = MAX_EMBED_TOTAL - reserve
+        if current and (len(current) == MAX_EMBEDS or used + size > budget):
             groups.append(current)
             current, used = [], 0
         current.append(embed)
@@ -192,6 +197,35 @@ def pack_embeds(embeds: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     if current:
         groups.append(current)
     return groups
+
+
+def delivery_marker(delivery_key: str, part: int, parts: int) -> str:
+    """A short tag in a digest part's last footer: the publisher finds the parts already
+    in a channel by it after a crash, when Discord's nonce has long expired."""
+    return f"ref {_key_digest(delivery_key)}·{part}/{parts}"
+
+
+def _key_digest(delivery_key: str) -> str:
+    return hashlib.sha256(delivery_key.encode()).hexdigest()[:10]
+
+
+_MARKER = re.compile(r"ref ([0-9a-f]{10})·(\d+)/(\d+)$")
+_MARKER_RESERVE = 40  # " · ref 0123456789·10/10" and then some
+
+
+def find_marker(footer: str) -> tuple[str, int, int] | None:
+    """(digest of the delivery key, part, parts) from a footer that ends with a marker."""
+    found = _MARKER.search(footer)
+    return (found.group(1), int(found.group(2)), int(found.group(3))) if found else None
+
+
+def _mark(group: list[dict[str, Any]], marker: str) -> list[dict[str, Any]]:
+    if not group:
+        return group
+    last = dict(group[-1])
+    text = last.get("footer", {}).get("text", "")
+    last["footer"] = {"text": f"{text} · {marker}" if text else marker}
+    return [*group[:-1], last]
 
 
 def _role(briefing: Briefing) -> str | None:
@@ -202,13 +236,14 @@ def _role(briefing: Briefing) -> str | None:
     return mention.id
 
 
-def render_briefing(briefing: Briefing) -> list[DiscordMessage]:
+def render_briefing(briefing: Briefing, delivery_key: str | None = None) -> list[DiscordMessage]:
     """A briefing as one or more messages; every story appears exactly once. A digest
     with an opted-in role mentions it first thing in the first message, and allows
-    that role alone to ping."""
+    that role alone to ping. With ``delivery_key`` each part's last embed footer ends
+    with its delivery marker."""
     total = len(briefing.items)
     embeds = [story_embed(item, i, total) for i, item in enumerate(briefing.items, start=1)]
-    groups = pack_embeds(embeds) or [[]]
+    groups = pack_embeds(embeds, _MARKER_RESERVE if delivery_key else 0) or [[]]
     role = _role(briefing)
     messages: list[DiscordMessage] = []
     for number, group in enumerate(groups, start=1):
@@ -219,6 +254,8 @@ def render_briefing(briefing: Briefing) -> list[DiscordMessage]:
                 content, roles = truncate(f"<@&{role}>\n{content}", MAX_CONTENT), (role,)
         else:
             content = f"*{safe_text(briefing.title)} (continued, part {number} of {len(groups)})*"
+        if delivery_key is not None:
+            group = _mark(group, delivery_marker(delivery_key, number, len(groups)))
         messages.append(DiscordMessage(truncate(content, MAX_CONTENT), tuple(group), roles))
     return messages
 
@@ -254,9 +291,12 @@ class DiscordPublisher:
     """Posts a briefing with the bot token through REST (``channel.send``).
 
     Each part carries a nonce derived from ``delivery_key``; discord.py then sets
-    ``enforce_nonce`` so a retry after a crash returns the earlier message instead of
-    posting twice. discord.py itself waits out short 429s; anything else becomes a
-    ``DeliveryError`` and the outbox decides whether to retry.
+    ``enforce_nonce`` so a quick retry returns the earlier message instead of posting
+    twice. Discord keeps nonces only for a few minutes, so each part also ends its last
+    footer with a delivery marker, and before posting the publisher reads the channel's
+    recent history for the bot's own parts of this delivery and sends only the missing
+    ones (after a crash and a long outage). discord.py itself waits out short 429s;
+    anything else becomes a ``DeliveryError`` and the outbox decides whether to retry.
     """
 
     platform = "discord"
@@ -282,12 +322,53 @@ class DiscordPublisher:
         return self._client.get_partial_messageable(channel_id, guild_id=guild_id)
 
     async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
+        """Post every part not yet in the channel; return all parts' message ids, in order."""
         channel = self._channel(ref)
+        messages = render_briefing(briefing, delivery_key)
+        done = await self._already_posted(channel, delivery_key)
         ids: list[str] = []
-        for part, message in enumerate(render_briefing(briefing)):
-            ids.append(await self._send(channel, message, message_nonce(delivery_key, part)))
-        log.info("discord: posted briefing channel=%s parts=%d", channel.id, len(ids))
+        for index, message in enumerate(messages):
+            if index + 1 in done:
+                ids.append(done[index + 1])
+                continue
+            ids.append(await self._send(channel, message, message_nonce(delivery_key, index)))
+        log.info(
+            "discord: posted briefing channel=%s parts=%d (%d already there)",
+            channel.id,
+            len(ids),
+            len(done),
+        )
         return ids
+
+    async def _already_posted(
+        self, channel: discord.PartialMessageable, delivery_key: str
+    ) -> dict[int, str]:
+        """Parts of this delivery among the bot's recent messages: part → message id.
+
+        Without Read Message History the lookup is skipped and only the nonce guards a
+        retry; a transient failure is retried by the outbox rather than risking a double.
+        """
+        me = self._client.user
+        wanted = _key_digest(delivery_key)
+        found: dict[int, str] = {}
+        try:
+            async for message in channel.history(limit=HISTORY_LOOKBACK):
+                if me is None or message.author.id != me.id:
+                    continue
+                for embed in message.embeds:
+                    marker = find_marker(embed.footer.text or "")
+                    if marker is not None and marker[0] == wanted:
+                        found.setdefault(marker[1], str(message.id))
+        except discord.Forbidden:
+            log.info("discord: no history access in channel=%s; nonce only", channel.id)
+            return {}
+        except discord.NotFound as exc:
+            raise DeliveryError(
+                f"discord: channel {channel.id}: {exc.status} {exc.text}", channel_gone=True
+            ) from exc
+        except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise DeliveryError(f"discord: channel {channel.id}: history {exc}") from exc
+        return found
 
     async def _send(
         self, channel: discord.PartialMessageable, message: DiscordMessage, nonce: str

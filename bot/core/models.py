@@ -114,6 +114,8 @@ class Briefing:
     topic: str | None = None
     article_count: int = 0
     story_count: int = 0
+    #: The slot's planned time when the digest goes out well after it (an outage).
+    late_since: datetime | None = None
     #: Set on scheduled digests of a channel that opted in; on-demand briefings never ping.
     mention: Mention | None = None
 
@@ -124,9 +126,17 @@ class Briefing:
         return f"Briefing{topic} — {stamp} {self.timezone}"
 
     @property
+    def late_note(self) -> str:
+        """Says so when the digest is a catch-up after an outage, so readers know why."""
+        if self.late_since is None:
+            return ""
+        due = self.late_since.astimezone(self.generated_at.tzinfo)
+        return f"Late: this digest was due at {due:%H:%M} ({due:%d %b}); the bot was offline. "
+
+    @property
     def counts_line(self) -> str:
         shown = len(self.items)
-        return (
+        return self.late_note + (
             f"{shown} of {self.story_count} stories from {self.article_count} articles, "
             f"{self.window_start:%d %b %H:%M} – {self.window_end:%d %b %H:%M}"
         )

@@ -31,6 +31,25 @@ class ProcessProbes:
         self._leadership = leadership
         #: adapter name -> None when connected, else what is wrong ("connecting", ...).
         self.adapters: dict[str, str | None] = {}
+        self._all_ready = asyncio.Event()
+
+    def report(self, adapter: str, problem: str | None) -> None:
+        """An adapter's state, as its supervisor sees it (None: it serves)."""
+        self.adapters[adapter] = problem
+        if all(p is None for p in self.adapters.values()):
+            self._all_ready.set()
+        else:
+            self._all_ready.clear()
+
+    async def adapters_ready(self, timeout_s: float) -> bool:
+        """Wait until every adapter serves; False when one still does not after a while."""
+        if all(p is None for p in self.adapters.values()):
+            return True
+        try:
+            await asyncio.wait_for(self._all_ready.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
 
     async def database_problem(self) -> str | None:
         try:

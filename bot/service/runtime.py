@@ -39,6 +39,9 @@ from bot.web.status import status_page
 
 log = logging.getLogger(__name__)
 
+#: How long the first resume waits for the chat adapters to connect.
+ADAPTERS_READY_WAIT_S = 30.0
+
 
 class ConsolePublisher:
     """Scheduled digests for console channels go to the terminal."""
@@ -181,7 +184,11 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
         outbox = Outbox(core.db, publishers, briefing_for)
         if leads:
             await leadership.try_acquire()
-        scheduler = Scheduler(outbox, leader=leadership.is_leader)
+        scheduler = Scheduler(
+            outbox,
+            leader=leadership.is_leader,
+            test_every_seconds=settings.delivery.test_digest_every_seconds,
+        )
         if polls:
             await core.ingest_seeds()  # before the first command can ask for a briefing
             scheduler.every(
@@ -218,14 +225,16 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
             web_server = WebServer(app, options)
             await web_server.start()
         for name, runner in runners:
-            probes.adapters[name] = "starting"
+            probes.report(name, "starting")
             # /readyz names an adapter that is down while the supervisor retries it.
-            supervisor.adapter(name, runner, on_problem=probes.adapters.__setitem__)
+            supervisor.adapter(name, runner, on_problem=probes.report)
 
         async def catch_up() -> None:
-            # After the adapters start: a resumed post may need a connected client.
+            # After the adapters serve (a resumed post needs a connected client); an
+            # adapter still down after a while gets its posts retried by the outbox.
             if not leads or not active_scheduler.leader:
                 return
+            await probes.adapters_ready(ADAPTERS_READY_WAIT_S)
             try:
                 await lead()
             except Exception:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core.models import ChannelRef, ChannelSettings
@@ -41,7 +42,16 @@ def cron_trigger(settings: ChannelSettings) -> LocalCronTrigger:
         raise BriefbotError(f"scheduler: bad schedule {settings.schedule!r}: {exc}") from exc
 
 
-def last_fire_time(trigger: LocalCronTrigger, now: datetime, grace: timedelta) -> datetime | None:
+def test_trigger(every_seconds: float) -> IntervalTrigger:
+    """Test-only (``[delivery] test_digest_every_seconds``): every channel's digest every
+    few seconds, at multiples of the interval since the epoch, so that all processes and
+    restarts agree on the slots."""
+    return IntervalTrigger(
+        seconds=every_seconds, start_date=datetime(2020, 1, 1, tzinfo=UTC), timezone=UTC
+    )
+
+
+def last_fire_time(trigger: BaseTrigger, now: datetime, grace: timedelta) -> datetime | None:
     """The latest planned run in (now - grace, now], if any."""
     fire: datetime | None = trigger.get_next_fire_time(None, now - grace)
     latest = None
@@ -58,11 +68,14 @@ class Scheduler:
         *,
         leader: bool = True,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        test_every_seconds: float = 0.0,
     ) -> None:
         self._outbox = outbox
         self._leader = leader
         self._clock = clock
+        self._test_every = test_every_seconds
         self._running: set[asyncio.Task[object]] = set()  # jobs in progress, for stop()
+        self._planned: dict[str, tuple[str, str]] = {}  # digest job id -> (schedule, zone)
         self.aps = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={
@@ -133,9 +146,10 @@ class Scheduler:
         for job in self.aps.get_jobs():
             if job.id.startswith("digest:") and job.id not in wanted:
                 job.remove()
+                self._planned.pop(job.id, None)
         for job_id, settings in wanted.items():
-            job = self.aps.get_job(job_id)
-            if job is None or list(job.args[1:]) != [settings.schedule, settings.timezone]:
+            assert settings.schedule is not None
+            if self._planned.get(job_id) != (settings.schedule, settings.timezone):
                 log.info("scheduler: schedule of channel=%s changed", settings.ref.channel)
                 await self.channel_changed(settings)
 
@@ -145,36 +159,47 @@ class Scheduler:
             return
         job_id = digest_job_id(settings.ref)
         if not settings.schedule:
+            self._planned.pop(job_id, None)
             if self.aps.get_job(job_id) is not None:
                 self.aps.remove_job(job_id)
             return
+        self._planned[job_id] = (settings.schedule, settings.timezone)  # a bad one too
+        trigger: BaseTrigger
         try:
-            trigger = cron_trigger(settings)
+            trigger = test_trigger(self._test_every) if self._test_every else cron_trigger(settings)
         except BriefbotError as exc:
             log.error("%s (channel=%s)", exc, settings.ref.channel)
             return
+        grace = self._grace
         self.aps.add_job(
             self._run_digest,
             trigger,
             id=job_id,
-            args=[settings.ref, settings.schedule, settings.timezone],
+            args=[settings.ref, trigger],
             replace_existing=True,
             coalesce=True,
             max_instances=1,
-            misfire_grace_time=int(DIGEST_GRACE.total_seconds()),
+            misfire_grace_time=max(1, int(grace.total_seconds())),
         )
         if catch_up:
-            missed = last_fire_time(trigger, self._clock(), DIGEST_GRACE)
+            missed = last_fire_time(trigger, self._clock(), grace)
             if missed is not None:
-                await self._outbox.deliver(settings.ref, slot_for(missed))
+                await self._outbox.deliver(settings.ref, self._slot(missed), due=missed)
 
-    async def _run_digest(self, ref: ChannelRef, schedule: str, timezone: str) -> None:
+    @property
+    def _grace(self) -> timedelta:
+        # Test mode: a slot missed while down is caught up only if it was the last one.
+        return timedelta(seconds=self._test_every) if self._test_every else DIGEST_GRACE
+
+    def _slot(self, fire: datetime) -> str:
+        return slot_for(fire, seconds=bool(self._test_every))
+
+    async def _run_digest(self, ref: ChannelRef, trigger: BaseTrigger) -> None:
         assert self._outbox is not None
-        trigger = LocalCronTrigger(schedule, timezone)
-        fire = last_fire_time(trigger, self._clock(), DIGEST_GRACE) or self._clock()
+        fire = last_fire_time(trigger, self._clock(), self._grace) or self._clock()
         self._track()
         try:
-            await self._outbox.deliver(ref, slot_for(fire))
+            await self._outbox.deliver(ref, self._slot(fire), due=fire)
         except asyncio.CancelledError:
             log.info("scheduler: digest for channel=%s interrupted by shutdown", ref.channel)
         except Exception:

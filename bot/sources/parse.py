@@ -1,25 +1,27 @@
-"""Feed bytes → ``ParsedFeed``: RSS/Atom through feedparser, JSON Feed by hand, one output.
+"""Feed bytes → ``ParsedFeed``: RSS/Atom through fastfeedparser where it reads them as
+feedparser would (``fastparse``), else through feedparser; JSON Feed by hand; one output.
 
 ``parse_feed`` is synchronous, pure and picklable in and out, so the poller runs it in a
 process pool. A malformed ("bozo") feed yields what parsed plus a warning and never
 raises; bytes that are no feed at all (an HTML page, an empty body) raise ``ParseError``.
-Entity declarations are stripped before XML parsing, so a billion-laughs document cannot
-expand, whatever the expat version.
+Entity declarations are stripped before either XML parser runs, so a billion-laughs
+document cannot expand, whatever the expat or libxml2 version; gzip bodies inflate to at
+most ``MAX_UNZIPPED`` first, also for both.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import feedparser
-
 from bot.core.models import ArticleDraft
 from bot.errors import ParseError
+from bot.sources.fastparse import Declined, read_fast
 from bot.sources.normalize import (
     canonical_url,
     clean_title,
@@ -30,6 +32,9 @@ from bot.sources.normalize import (
     parse_iso_date,
     to_utc,
 )
+from bot.sources.rawfeed import RawEntry, read_with_feedparser
+
+log = logging.getLogger(__name__)
 
 MAX_UNZIPPED = 10 * 1024 * 1024
 _SY_PERIOD_S = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000}
@@ -58,6 +63,7 @@ class ParsedFeed:
     ttl_s: int | None = None  # RSS <ttl>, in seconds
     update_period_s: int | None = None  # sy:updatePeriod / sy:updateFrequency, in seconds
     bozo: str | None = None
+    parser: str = "feedparser"  # which parser read it: "fastfeedparser", "feedparser", "json"
 
     @property
     def interval_hint_s(self) -> int | None:
@@ -67,12 +73,18 @@ class ParsedFeed:
 
 
 def parse_feed(
-    body: bytes, *, url: str, content_type: str | None = None, now: datetime | None = None
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None = None,
+    now: datetime | None = None,
+    fast: bool = True,
 ) -> ParsedFeed:
     """Parse any supported feed format; raise ``ParseError`` when ``body`` is not a feed.
 
     ``url`` is the feed's (final) URL: the base for relative links and the source name of
     last resort. ``now`` (the fetch time, UTC) replaces missing and future item dates.
+    ``fast=False`` reads RSS and Atom with feedparser alone, the reference.
     """
     now = now or datetime.now(UTC)
     if body[:2] == b"\x1f\x8b":  # gzip without Content-Encoding (served as a .gz file)
@@ -80,7 +92,7 @@ def parse_feed(
     head = body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"{") or "json" in (content_type or "").lower():
         return _parse_json_feed(body, url=url, now=now)
-    return _parse_xml_feed(body, url=url, content_type=content_type, now=now)
+    return _parse_xml_feed(body, url=url, content_type=content_type, now=now, fast=fast)
 
 
 def _gunzip(body: bytes, url: str, limit: int = MAX_UNZIPPED) -> bytes:
@@ -114,78 +126,75 @@ def _fix_false_utf16(body: bytes) -> bytes:
 
 
 def _parse_xml_feed(
-    body: bytes, *, url: str, content_type: str | None, now: datetime
+    body: bytes, *, url: str, content_type: str | None, now: datetime, fast: bool
 ) -> ParsedFeed:
     body, stripped = _strip_entity_declarations(_fix_false_utf16(body))
-    # A feed served as text/html or text/plain is still a feed: let feedparser sniff it,
-    # keeping only the charset the server declared.
+    raw = None
+    if fast:
+        try:
+            charset = _CHARSET.search(content_type or "")
+            raw = read_fast(body, url=url, charset=charset.group(1) if charset else None)
+        except Declined as why:
+            log.debug("parse: feed_url=%s falls back to feedparser: %s", url, why)
+    parser = "fastfeedparser" if raw else "feedparser"
+    if raw is None:
+        raw = read_with_feedparser(body, _feedparser_headers(url, content_type))
+    if not raw.version and not raw.entries:
+        what = "an HTML page" if _HTML_SNIFF.search(body[:4096]) else "no RSS, Atom or JSON Feed"
+        if not body.strip():
+            what = "an empty body"
+        raise ParseError(f"parse: {url}: not a feed ({what})")
+    warnings = ["entity declarations removed"] if stripped else []
+    warnings += raw.warnings
+    title = clean_title(raw.title) if raw.title else None
+    language = normalize_language(raw.language)
+    source = title or host_of(url)
+    drafts = [
+        _entry_draft(entry, source=source, base=url, language=language, now=now)
+        for entry in raw.entries
+    ]
+    return ParsedFeed(
+        title=title,
+        link=canonical_url(raw.link, base=url),
+        language=language,
+        format=raw.version or "unknown",
+        entries=_dedupe(drafts),
+        raw_entries=len(drafts),
+        ttl_s=_minutes(raw.ttl),
+        update_period_s=_sy_period(raw.sy_period, raw.sy_frequency),
+        bozo="; ".join(warnings) or None,
+        parser=parser,
+    )
+
+
+def _feedparser_headers(url: str, content_type: str | None) -> dict[str, str]:
+    """A feed served as text/html or text/plain is still a feed: let feedparser sniff it,
+    keeping only the charset the server declared."""
     headers = {"content-location": url, "content-type": "application/xml"}
     if content_type and "xml" in content_type.lower():
         headers["content-type"] = content_type
     elif content_type and (charset := _CHARSET.search(content_type)):
         headers["content-type"] = f"application/xml; charset={charset.group(1)}"
-    # Sanitising and URI resolution inside HTML are wasted work: we keep plain text only.
-    parsed: Any = feedparser.parse(
-        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
-    )
-    feed = parsed.get("feed", {})
-    entries = parsed.get("entries", [])
-    if not parsed.get("version") and not entries:
-        what = "an HTML page" if _HTML_SNIFF.search(body[:4096]) else "no RSS, Atom or JSON Feed"
-        if not body.strip():
-            what = "an empty body"
-        raise ParseError(f"parse: {url}: not a feed ({what})")
-    warnings = []
-    if stripped:
-        warnings.append("entity declarations removed")
-    if parsed.get("bozo"):
-        exc = parsed.get("bozo_exception")
-        warnings.append(f"{type(exc).__name__}: {exc}" if exc else "malformed feed")
-    title = clean_title(feed.get("title")) if feed.get("title") else None
-    language = normalize_language(feed.get("language"))
-    source = title or host_of(url)
-    drafts = [
-        _entry_draft(entry, source=source, base=url, language=language, now=now)
-        for entry in entries
-    ]
-    return ParsedFeed(
-        title=title,
-        link=canonical_url(feed.get("link"), base=url),
-        language=language,
-        format=parsed.get("version") or "unknown",
-        entries=_dedupe(drafts),
-        raw_entries=len(drafts),
-        ttl_s=_minutes(feed.get("ttl")),
-        update_period_s=_sy_period(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
-        bozo="; ".join(warnings) or None,
-    )
+    return headers
 
 
 def _entry_draft(
-    entry: Any, *, source: str, base: str, language: str | None, now: datetime
+    entry: RawEntry, *, source: str, base: str, language: str | None, now: datetime
 ) -> ArticleDraft:
-    contents = [c for c in entry.get("content", []) if c.get("value")]
-    body_html = max((c["value"] for c in contents), key=len) if contents else None
-    summary_text = html_to_text(entry.get("summary"))
+    summary_text = html_to_text(entry.summary_html)
+    body_html = entry.content_html
     text = html_to_text(body_html) if body_html else summary_text
     standfirst = summary_text if body_html and summary_text and summary_text != text else None
-    lang = None
-    for detail in (*contents, entry.get("summary_detail") or {}, entry.get("title_detail") or {}):
-        lang = lang or normalize_language(detail.get("language"))
-    published, _ = to_utc(
-        entry.get("published_parsed") or entry.get("updated_parsed") or entry.get("created_parsed"),
-        now=now,
-    )
     return _draft(
         source=source,
-        guid=entry.get("id"),
-        link=canonical_url(entry.get("link"), base=base),
-        title_html=entry.get("title"),
+        guid=entry.guid,
+        link=canonical_url(entry.link, base=base),
+        title_html=entry.title,
         text=text,
         standfirst=standfirst,
-        published_at=published,
-        author=entry.get("author"),
-        language=lang or language,
+        published_at=to_utc(entry.published, now=now)[0],
+        author=entry.author,
+        language=entry.language or language,
     )
 
 
@@ -276,6 +285,7 @@ def _parse_json_feed(body: bytes, *, url: str, now: datetime) -> ParsedFeed:
         entries=_dedupe(drafts),
         raw_entries=len(drafts),
         bozo="; ".join(dict.fromkeys(warnings)) or None,
+        parser="json",
     )
 
 

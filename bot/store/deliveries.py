@@ -23,6 +23,7 @@ class Delivery:
     message_ids: tuple[str, ...]
     last_error: str | None
     updated_at: datetime | None = None
+    snapshot: str | None = None
 
 
 def _delivery(row: object) -> Delivery:
@@ -35,6 +36,7 @@ def _delivery(row: object) -> Delivery:
         message_ids=tuple(json.loads(row.message_ids)),  # type: ignore[attr-defined]
         last_error=row.last_error,  # type: ignore[attr-defined]
         updated_at=row.updated_at,  # type: ignore[attr-defined]
+        snapshot=row.snapshot,  # type: ignore[attr-defined]
     )
 
 
@@ -110,6 +112,13 @@ class DeliveryRepo:
                 .order_by(deliveries.c.id)
             )
             return [_delivery(r) for r in rows]
+
+    async def freeze(self, delivery_id: int, snapshot: str) -> None:
+        """Keep the briefing as first rendered, so a resume re-sends the same parts."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(deliveries).where(deliveries.c.id == delivery_id).values(snapshot=snapshot)
+            )
 
     async def attempt(self, delivery_id: int) -> None:
         async with self._engine.begin() as conn:

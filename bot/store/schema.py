@@ -174,6 +174,7 @@ deliveries = Table(
     Column("message_ids", Text, nullable=False, default="[]"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
+    Column("snapshot", Text),  # the briefing as first rendered: a resume re-sends it
     Column("next_attempt_at", UTC_DATETIME),
     Column("created_at", UTC_DATETIME, nullable=False),
     Column("updated_at", UTC_DATETIME, nullable=False),

@@ -94,7 +94,7 @@ async def test_discord_missing_access_is_dead_and_pauses_the_schedule(
         await client.login(TOKEN)
         outbox = await _outbox(core, {"discord": DiscordPublisher(client)})
         await _schedule(core, DISCORD_REF)
-        fake.fail("/channels/", 403, 50001, "Missing Access")
+        fake.fail("/channels/", 403, 50001, "Missing Access", method="POST")
         result = await outbox.deliver(DISCORD_REF, "2026-12-04T08:00Z")
     assert result.status == "dead"
     (row,) = await core.db.deliveries.listing(failed_only=True)

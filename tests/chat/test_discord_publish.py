@@ -61,7 +61,7 @@ async def test_a_retried_delivery_is_not_posted_twice(
 async def test_429_with_discord_headers_is_waited_out_and_the_post_lands(
     fake: FakeDiscord, publisher: DiscordPublisher
 ) -> None:
-    fake.rate_limit("/channels/", retry_after=0.05)
+    fake.rate_limit("/channels/", retry_after=0.05, method="POST")
     ids = await publisher.publish(REF, briefing([item(1)]), "discord:slot-3")
     statuses = [r.status for r in fake.calls("POST", "/channels/")]
     assert statuses == [429, 200]
@@ -71,7 +71,7 @@ async def test_429_with_discord_headers_is_waited_out_and_the_post_lands(
 async def test_a_long_rate_limit_becomes_a_delivery_error_with_retry_after(
     fake: FakeDiscord, publisher: DiscordPublisher
 ) -> None:
-    fake.rate_limit("/channels/", retry_after=600)
+    fake.rate_limit("/channels/", retry_after=600, method="POST")
     with pytest.raises(DeliveryError) as caught:
         await publisher.publish(REF, briefing([item(1)]), "discord:slot-4")
     assert caught.value.retry_after == 600
@@ -82,7 +82,7 @@ async def test_a_long_rate_limit_becomes_a_delivery_error_with_retry_after(
 async def test_missing_permissions_is_a_permanent_delivery_error(
     fake: FakeDiscord, publisher: DiscordPublisher
 ) -> None:
-    fake.fail("/channels/", 403, 50013, "Missing Permissions")
+    fake.fail("/channels/", 403, 50013, "Missing Permissions", method="POST")
     with pytest.raises(DeliveryError, match="403 Missing Permissions") as caught:
         await publisher.publish(REF, briefing([item(1)]), "discord:slot-5")
     assert caught.value.permanent

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,7 @@ class _RateLimit:
     retry_after: float
     times: int
     is_global: bool = False
+    method: str | None = None
 
 
 @dataclass
@@ -98,6 +100,7 @@ class _Failure:
     code: int
     message: str
     times: int
+    method: str | None = None
 
 
 @dataclass
@@ -119,7 +122,15 @@ class FakeDiscord:
     shards: dict[int, _Shard] = field(default_factory=dict)
     _limits: list[_RateLimit] = field(default_factory=list)
     _failures: list[_Failure] = field(default_factory=list)
-    _nonces: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: Discord honours ``enforce_nonce`` only for a few minutes; after that, the same
+    #: nonce posts again. ``clock`` (seconds) lets a test jump past the window.
+    nonce_window_s: float = 300.0
+    clock: Callable[[], float] = time.monotonic
+    #: channel id -> the messages posted there, oldest first (GET .../messages)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Called with each channel post as recorded, before the answer (the kill harness).
+    on_post: Callable[[dict[str, Any]], Any] | None = None
+    _nonces: dict[tuple[str, str], tuple[float, dict[str, Any]]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _changed: asyncio.Condition | None = None
     port: int = 0
@@ -145,6 +156,7 @@ class FakeDiscord:
         app.router.add_put(api + "/applications/{app}/guilds/{guild}/commands", self._put_commands)
         app.router.add_post(api + "/interactions/{iid}/{token}/callback", self._callback)
         app.router.add_post(api + "/channels/{cid}/messages", self._channel_post)
+        app.router.add_get(api + "/channels/{cid}/messages", self._channel_history)
         app.router.add_get("/gateway", self._ws)
         app.router.add_get("/gateway/", self._ws)
         self._runner = web.AppRunner(app)
@@ -185,16 +197,28 @@ class FakeDiscord:
 
     # -- test controls --------------------------------------------------------------
     def rate_limit(
-        self, path_contains: str, retry_after: float = 0.05, times: int = 1, is_global: bool = False
+        self,
+        path_contains: str,
+        retry_after: float = 0.05,
+        times: int = 1,
+        is_global: bool = False,
+        method: str | None = None,
     ) -> None:
-        """The next ``times`` requests whose path contains the text get a real-looking 429."""
-        self._limits.append(_RateLimit(path_contains, retry_after, times, is_global))
+        """The next ``times`` requests whose path contains the text (and of ``method``,
+        if given) get a real-looking 429."""
+        self._limits.append(_RateLimit(path_contains, retry_after, times, is_global, method))
 
     def fail(
-        self, path_contains: str, status: int, code: int, message: str, times: int = 1
+        self,
+        path_contains: str,
+        status: int,
+        code: int,
+        message: str,
+        times: int = 1,
+        method: str | None = None,
     ) -> None:
         """The next ``times`` matching requests get this Discord error (e.g. 403 / 50013)."""
-        self._failures.append(_Failure(path_contains, status, code, message, times))
+        self._failures.append(_Failure(path_contains, status, code, message, times, method))
 
     def expire(self, interaction_id: str) -> None:
         """Answer this interaction's callback with 404 / 10062, as when 3 s have passed."""
@@ -231,8 +255,8 @@ class FakeDiscord:
             request.method, request.path, dict(request.query), body, dict(request.headers)
         )
         self.requests.append(record)
-        limited = self._take_limit(request.path)
-        failure = self._take_failure(request.path) if limited is None else None
+        limited = self._take_limit(request.method, request.path)
+        failure = self._take_failure(request.method, request.path) if limited is None else None
         if limited is not None:
             response = _rate_limited(limited)
         elif failure is not None:
@@ -249,16 +273,20 @@ class FakeDiscord:
         async with self._changed:
             self._changed.notify_all()
 
-    def _take_limit(self, path: str) -> _RateLimit | None:
+    def _take_limit(self, method: str, path: str) -> _RateLimit | None:
         for limit in self._limits:
-            if limit.times > 0 and limit.path_contains in path:
+            if limit.times > 0 and limit.path_contains in path and limit.method in (None, method):
                 limit.times -= 1
                 return limit
         return None
 
-    def _take_failure(self, path: str) -> _Failure | None:
+    def _take_failure(self, method: str, path: str) -> _Failure | None:
         for failure in self._failures:
-            if failure.times > 0 and failure.path_contains in path:
+            if (
+                failure.times > 0
+                and failure.path_contains in path
+                and failure.method in (None, method)
+            ):
                 failure.times -= 1
                 return failure
         return None
@@ -387,13 +415,28 @@ class FakeDiscord:
         if problems:
             return self._reject(body, problems)
         nonce = body.get("nonce")
-        if nonce is not None and body.get("enforce_nonce") and (channel, nonce) in self._nonces:
-            return _json(self._nonces[(channel, nonce)])  # Discord returns the first message
+        earlier = self._nonces.get((channel, str(nonce)))
+        if earlier is not None and body.get("enforce_nonce"):
+            at, first = earlier
+            if self.clock() - at < self.nonce_window_s:
+                return _json(first)  # Discord returns the first message
         message = _message(int(channel), body)
         if nonce is not None:
-            self._nonces[(channel, str(nonce))] = message
-        self.messages.append({"via": "channel", "channel": channel, **body})
+            self._nonces[(channel, str(nonce))] = (self.clock(), message)
+        self.history.setdefault(channel, []).append(message)
+        recorded = {"via": "channel", "channel": channel, **body}
+        self.messages.append(recorded)
+        if self.on_post is not None:
+            self.on_post(recorded)
         return _json(message)
+
+    async def _channel_history(self, request: web.Request) -> web.Response:
+        """Newest first, at most ``limit`` (default 50, Discord's 1..100)."""
+        channel = request.match_info["cid"]
+        limit = int(request.query.get("limit", "50"))
+        if not 1 <= limit <= 100:
+            return _error(400, 50035, "Invalid Form Body")
+        return _json(list(reversed(self.history.get(channel, [])))[:limit])
 
     def _reject(self, body: dict[str, Any], problems: dict[str, Any]) -> web.Response:
         self.rejected.append({"body": body, "errors": problems})

@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -103,6 +103,8 @@ class FakeSlack:
         self.oauth_codes: dict[str, Workspace] = {}
         self.app_token = "xapp-1-test"
         self.messages: dict[str, list[dict[str, Any]]] = {}
+        #: Called with each posted message as stored, before the answer (the kill harness).
+        self.on_post: Callable[[dict[str, Any]], Any] | None = None
         self._failures: dict[str, list[list[Any]]] = {}
         self._ts = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
@@ -274,6 +276,8 @@ class FakeSlack:
         if call.args.get("metadata"):
             message["metadata"] = call.args["metadata"]
         self.messages.setdefault(channel, []).append(message)
+        if self.on_post is not None:
+            self.on_post(message)
         return self._json({"ok": True, "channel": channel, "ts": ts, "message": message})
 
     def _oauth(self, call: Call) -> web.Response:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.errors import ParseError
+from bot.sources.fastparse import Declined, read_fast
 from bot.sources.parse import parse_feed
 
 from .conftest import BOMB, FEEDS, HTML_PAGE, edited_feed
@@ -130,11 +131,57 @@ def test_bozo_feed_keeps_what_parsed() -> None:
     assert feed.bozo is not None
 
 
-def test_billion_laughs_does_not_expand() -> None:
-    feed = parse_feed(BOMB, url="http://x.test/bomb", now=NOW)
+@pytest.mark.parametrize("fast", [True, False])
+def test_billion_laughs_does_not_expand(fast: bool) -> None:
+    feed = parse_feed(BOMB, url="http://x.test/bomb", now=NOW, fast=fast)
+    # Declarations stripped, the references left are undefined: malformed XML, which the
+    # fast path leaves to feedparser.
+    assert feed.parser == "feedparser"
     assert feed.bozo is not None and "entity declarations removed" in feed.bozo
     assert len(feed.entries) == 1
     assert len(feed.entries[0].text) < 100 and len(feed.title or "") < 100
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_external_entities_are_not_read(fast: bool) -> None:
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b'<rss version="2.0"><channel><title>X</title><item><guid>x1</guid>'
+        b"<title>T</title><description>a &xxe; b</description></item></channel></rss>"
+    )
+    feed = parse_feed(body, url="http://x.test/xxe", now=NOW, fast=fast)
+    assert feed.parser == "feedparser" and feed.entries[0].text == "a &xxe; b"
+    # The fast reader, given the raw bytes, does not read the file either: lxml keeps the
+    # reference as a node, so the text stops before it.
+    assert read_fast(body, url="http://x.test/xxe").entries[0].summary_html == "a"
+
+
+def test_fast_reader_refuses_an_unstripped_bomb() -> None:
+    with pytest.raises(Declined):
+        read_fast(BOMB, url="http://x.test/bomb")
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_gzip_bomb_is_refused_on_both_paths(fast: bool) -> None:
+    body = gzip.compress(b"<rss>" + b" " * (11 * 1024 * 1024), compresslevel=9)
+    with pytest.raises(ParseError, match="inflates past 10 MB"):
+        parse_feed(body, url="http://x.test/bomb.gz", fast=fast)
+
+
+@pytest.mark.parametrize(("fast", "parser"), [(True, "fastfeedparser"), (False, "feedparser")])
+def test_gzip_feed_parses_on_both_paths(fast: bool, parser: str) -> None:
+    body = gzip.compress((FEEDS / "atom10_releases.xml").read_bytes())
+    feed = parse_feed(body, url="http://x.test/", now=NOW, fast=fast)
+    assert (feed.parser, len(feed.entries)) == (parser, 4)
+
+
+def test_fast_path_declines_to_feedparser() -> None:
+    """Bytes fastfeedparser could read differently go to feedparser: not UTF-8, broken."""
+    latin = (FEEDS / "rss20_news.xml").read_bytes().replace(b"utf-8", b"ISO-8859-1", 1)
+    broken = (FEEDS / "rss20_news.xml").read_bytes().replace(b"</channel>", b"&nbsp;</channel>")
+    for body in (latin, broken):
+        feed = parse_feed(body, url="http://x.test/", now=NOW)
+        assert (feed.parser, len(feed.entries)) == ("feedparser", 3)
 
 
 def test_edited_item_keeps_its_key() -> None:
