@@ -137,11 +137,33 @@ def _collapse_spaces(line: str) -> str:
     return line.strip()
 
 
+# What every _INLINE_BOILERPLATE match starts with: str.find locates them faster than
+# the regex scans a long line for its two possible first letters.
+_INLINE_HEADS = ("Advertisement", "ADVERTISEMENT", "Scroll down for ")
+
+
+def _inline_boilerplate(line: str) -> list[re.Match[str]]:
+    """``list(_INLINE_BOILERPLATE.finditer(line))``: the regex tried only where a
+    phrase starts (matches cannot overlap: each is a phrase and the spaces after it)."""
+    starts: list[int] = []
+    for head in _INLINE_HEADS:
+        at = line.find(head)
+        while at >= 0:
+            starts.append(at)
+            at = line.find(head, at + 1)
+    found = []
+    for at in sorted(starts):
+        match = _INLINE_BOILERPLATE.match(line, at)
+        if match is not None:
+            found.append(match)
+    return found
+
+
 def _drop_inline_boilerplate(line: str) -> str:
     """``line`` without "Advertisement"-like phrases glued between two sentences."""
     out: list[str] = []
     last = 0
-    for match in _INLINE_BOILERPLATE.finditer(line):
+    for match in _inline_boilerplate(line):
         start = match.start()
         while start > last and line[start - 1].isspace():
             start -= 1

@@ -20,7 +20,10 @@ never cleaned or split and the news fixes stop after the window (``lead_sentence
 the lead is tokenised once (bytes.translate + split,
 memoised word ids), TF-IDF counts come from one ``bincount``, and one matrix product
 gives every sentence-sentence and sentence-title similarity; no Python loop runs per
-token. ``bench/summarize.py`` measures it against sumy's LexRank.
+token. On ten sentences numpy's per-call overhead, not arithmetic, is the cost, so
+``_article_cosines`` makes as few calls as it can and the ten scores are plain floats.
+Profiled (callgrind, CNN/DM dev), splitting the lead is about half the work and
+sentencex alone a quarter. ``bench/summarize.py`` measures it against sumy's LexRank.
 
 The weights were tuned once by a small grid search on ``cnndm_dev.jsonl`` (ROUGE-1,
 see ``bench/summarize.py``) and then only checked on BBC News Summary and XSum;
@@ -166,6 +169,49 @@ def _article_tfidf(sentences: Sequence[str], title: str) -> tuple[np.ndarray, np
     return _weigh(counts[:, skip:], len(raw))
 
 
+def _article_cosines(sentences: Sequence[str], title: str) -> np.ndarray:
+    """Cosines of ``_article_tfidf``'s rows, (n + 1)², diagonal 0: the last row is the title.
+
+    The same tokenising and counting as ``_article_tfidf`` in fewer numpy calls (on ten
+    sentences each call's overhead, not its arithmetic, is the cost): columns are
+    numbered in sorted-id order without mapping back to word order, the product is
+    taken on unnormalised rows, and the (n + 1)² result is normalised instead of the
+    (n + 1) × vocabulary matrix.
+    """
+    n = len(sentences)
+    joined = " \n ".join(sentences)
+    if joined.count("\n") != n - 1:  # a sentence holds a line break: the slow way
+        matrix = _article_tfidf(sentences, title)[0]
+        gram: np.ndarray = matrix @ matrix.T
+        gram.flat[:: n + 2] = 0.0
+        return gram
+    raw = _words(f"{joined} \n {title.replace(chr(10), ' ')}", _MARKED_BYTES).split()
+    ids = np.fromiter(map(_WORD_IDS.__getitem__, raw), np.int64, len(raw))
+    order = np.argsort(ids)
+    ordered = ids[order]
+    # ordered[0] is a sentence mark (n >= 1 of them, id -1): it and the other marks
+    # make column 0, stop words (0) column 1 when there are any; both are dropped.
+    if len(ids) <= n:  # no word at all
+        return np.zeros((n + 1, n + 1))
+    cols = np.cumsum(ordered[1:] != ordered[:-1])
+    size = int(cols[-1]) + 1
+    skip = 2 if ordered[n] == 0 else 1
+    if size == skip:  # no content word
+        return np.zeros((n + 1, n + 1))
+    rows = np.cumsum(ids < 0)[order[1:]]  # the sentence of each word; row n: the title
+    counts = np.bincount(rows * size + cols, minlength=(n + 1) * size).reshape(n + 1, size)
+    counts = counts[:, skip:]
+    weighted = _SUBLINEAR[counts] if len(raw) < len(_SUBLINEAR) else _sublinear(counts)
+    weighted *= _smooth_idf(n)[np.add.reduce(counts[:n] > 0, axis=0)]
+    gram = weighted @ weighted.T
+    # Norms are 0 or >= 1 (every weight is 0 or >= 1): max(norm_i·norm_j, 1) divides
+    # the non-zero cells by the product of norms and leaves zero rows at zero.
+    norms = np.sqrt(gram.diagonal())
+    gram /= np.maximum(np.multiply.outer(norms, norms), 1.0)
+    gram.flat[:: n + 2] = 0.0
+    return gram
+
+
 @dataclass(frozen=True, slots=True)
 class ScoringWeights:
     """How much each signal counts, and how many lead sentences are read (``window``).
@@ -233,7 +279,8 @@ class ExtractiveSummarizer:
         """Per-sentence scores and the sentence cosine-similarity matrix (all sentences)."""
         if not sentences:
             return np.zeros(0), np.zeros((0, 0))
-        return self._score(title, sentences, [len(s.split()) for s in sentences])
+        scores, sims = self._score(title, sentences, [len(s.split()) for s in sentences])
+        return np.asarray(scores), sims
 
     def _select(self, title: str, sentences: Sequence[str], words: list[int]) -> list[int]:
         lengths = [len(s) for s in sentences]
@@ -244,15 +291,11 @@ class ExtractiveSummarizer:
 
     def _score(
         self, title: str, sentences: Sequence[str], words: list[int]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[list[float], np.ndarray]:
         w = self.weights
         n = len(sentences)
-        matrix, _ = _article_tfidf(sentences, title)
-        # One product gives every cosine: sentence-sentence, and sentence-title in row
-        # n. Windowed articles keep it far below OpenBLAS's threading threshold
-        # (waking its threads would cost more than the product).
-        gram = matrix @ matrix.T
-        gram.flat[:: n + 2] = 0.0
+        # Every cosine at once: sentence-sentence, and sentence-title in row n.
+        gram = _article_cosines(sentences, title)
         sims = gram[:n, :n]
         # PacSum: keep edges above a floor between min and max, then weigh edges to
         # later sentences (forward) for and edges to earlier ones (backward) against.
@@ -260,25 +303,33 @@ class ExtractiveSummarizer:
         edges = sims - w.edge_floor * float(sims.max())
         np.maximum(edges, 0.0, out=edges)
         upper = _upper_mask(n)
-        central = np.einsum("ij,ij->i", edges, upper)
+        central_arr = np.einsum("ij,ij->i", edges, upper)
         if w.backward:
-            central += w.backward * np.einsum("ij,ji->i", edges, upper)
-        low = float(central.min())
-        spread = float(central.max()) - low
-        scores = w.title * gram[n, :n]
-        scores += _prior(w.position, w.position_decay, n)
-        if spread > 0:
-            scores += (central - low) * (w.centrality / spread)
+            central_arr += w.backward * np.einsum("ij,ji->i", edges, upper)
+        # n <= window (10) values: plain floats beat more numpy calls from here on.
+        central = central_arr.tolist()
+        low = min(central)
+        spread = max(central) - low
+        scale = w.centrality / spread if spread > 0 else 0.0
         # Fragments and run-on captions make poor summaries.
         short, long = w.min_words, w.max_words
-        scores -= [0.5 if c < short else 0.3 if c > long else 0.0 for c in words]
+        scores = [
+            t * w.title + p + (c - low) * scale - (0.5 if k < short else 0.3 if k > long else 0.0)
+            for t, p, c, k in zip(
+                gram[n, :n].tolist(),
+                _prior(w.position, w.position_decay, n),
+                central,
+                words,
+                strict=True,
+            )
+        ]
         return scores, sims
 
-    def _pick(self, scores: np.ndarray, sims: np.ndarray, lengths: Sequence[int]) -> list[int]:
+    def _pick(self, scores: list[float], sims: np.ndarray, lengths: Sequence[int]) -> list[int]:
         chosen: list[int] = []
         used = 0
         # Best first; ties keep article order (sorted() is stable, also in reverse).
-        for i in sorted(range(len(lengths)), key=scores.tolist().__getitem__, reverse=True):
+        for i in sorted(range(len(lengths)), key=scores.__getitem__, reverse=True):
             if len(chosen) >= self.max_sentences:
                 break
             cost = lengths[i] + (1 if chosen else 0)
@@ -302,11 +353,9 @@ def _upper_mask(n: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _prior(weight: float, rate: float, n: int) -> np.ndarray:
-    """The position prior weight·exp(-rate·i) for i < n (read-only, shared)."""
-    prior = weight * np.exp(-rate * np.arange(n, dtype=np.float64))
-    prior.flags.writeable = False
-    return prior
+def _prior(weight: float, rate: float, n: int) -> tuple[float, ...]:
+    """The position prior weight·exp(-rate·i) for i < n."""
+    return tuple((weight * np.exp(-rate * np.arange(n, dtype=np.float64))).tolist())
 
 
 def shorten(sentence: str, limit: int) -> str:
@@ -348,6 +397,12 @@ def _tfidf(docs: Sequence[Sequence[str]], title: Sequence[str]) -> tuple[np.ndar
     return _weigh(counts, len(cells))
 
 
+def _sublinear(counts: np.ndarray) -> np.ndarray:
+    """1 + ln(tf), 0 for tf = 0, computed (for a word repeated 4096+ times)."""
+    weights: np.ndarray = (1.0 + np.log(np.maximum(counts, 1))) * (counts > 0)
+    return weights
+
+
 @lru_cache(maxsize=256)
 def _smooth_idf(n: int) -> np.ndarray:
     """ln((n + 1) / (df + 1)) + 1 for df = 1..n, and 0 for df = 0 (read-only, shared).
@@ -367,10 +422,7 @@ def _weigh(counts: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray]:
     """
     n = counts.shape[0] - 1
     df = np.add.reduce(counts[:n] > 0, axis=0)
-    if most < len(_SUBLINEAR):
-        weighted = _SUBLINEAR[counts]
-    else:  # a word repeated 4096+ times
-        weighted = (1.0 + np.log(np.maximum(counts, 1))) * (counts > 0)
+    weighted = _SUBLINEAR[counts] if most < len(_SUBLINEAR) else _sublinear(counts)
     weighted *= _smooth_idf(n)[df]
     # Every weight is 0 or >= 1 (tf >= 1, idf >= 1), so a row's norm is 0 or >= 1:
     # dividing by max(norm, 1) normalises the one and leaves the other at 0.

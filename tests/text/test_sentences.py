@@ -6,6 +6,8 @@ import pytest
 
 from bot.text.sentences import (
     _BOILERPLATE_LINE,
+    _INLINE_BOILERPLATE,
+    _inline_boilerplate,
     _is_boilerplate,
     clean_text,
     lead_sentences,
@@ -179,3 +181,18 @@ def test_lead_sentences_are_the_first_of_split_sentences(text: str) -> None:
 )
 def test_boilerplate_prefilter_agrees_with_the_regex(line: str) -> None:
     assert _is_boilerplate(line) == (_BOILERPLATE_LINE.match(line) is not None)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "The vote was close. Advertisement The result is due on Friday.",
+        "Advertisement Advertisement The end. ADVERTISEMENT  (Bar) xAdvertisement Foo",
+        'Scroll down for videos Advertisement "Quote. Scroll down for more Scroll down for video',
+        "Scroll down for Advertisement Scroll down for videoX Advertisement",
+        "No phrase here at all.",
+    ],
+)
+def test_inline_boilerplate_finder_agrees_with_finditer(line: str) -> None:
+    expected = [m.span() for m in _INLINE_BOILERPLATE.finditer(line)]
+    assert [m.span() for m in _inline_boilerplate(line)] == expected

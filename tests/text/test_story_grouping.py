@@ -219,3 +219,14 @@ def test_merge_leaves_full_article_stories_alone() -> None:
     before = len(g)
     assert g.merge() == 0
     assert len(g) == before
+
+
+def test_pruning_forgets_merges_into_pruned_stories() -> None:
+    grouper = StoryGrouper(window_hours=48)
+    old = grouper.add(0, ARTICLES[0][0], ARTICLES[0][1], T0, "Reuters")
+    new = grouper.add(1, ARTICLES[1][0], ARTICLES[1][1], T0 + timedelta(hours=200), "Reuters")
+    # As merge() leaves them: a key merged into each story, one through a chain.
+    grouper._merged.update({90: old, 91: new, 92: 91})
+    assert grouper.prune(T0 + timedelta(hours=100)) == 1
+    assert grouper._merged == {91: new, 92: 91}
+    assert grouper.resolve(92) == new

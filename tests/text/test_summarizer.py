@@ -16,6 +16,7 @@ from bot.text.summarize import (
     STOPWORDS,
     ExtractiveSummarizer,
     ScoringWeights,
+    _article_cosines,
     _article_tfidf,
     content_tokens,
     tfidf_rows,
@@ -191,3 +192,31 @@ def test_one_pass_tfidf_equals_the_per_sentence_tfidf() -> None:
     assert np.count_nonzero(fast[-1]) == 1
     empty, _ = _article_tfidf(["!!", "?? ..."], "")
     assert empty.shape == (3, 1) and not empty.any()
+
+
+def _reference_cosines(sentences: list[str], title: str) -> np.ndarray:
+    """Cosines of tfidf_rows, diagonal 0: the obvious way."""
+    rows = tfidf_rows([content_tokens(s) for s in sentences], content_tokens(title))
+    gram = rows @ rows.T
+    np.fill_diagonal(gram, 0.0)
+    return gram
+
+
+@pytest.mark.parametrize(
+    ("sentences", "title"),
+    [
+        (split_sentences(ARTICLE), TITLE),
+        (split_sentences(ARTICLE), ""),
+        (["Broken\nsentence about the coal plant.", "Coal plant closes."], TITLE),
+        (["Coal plant closes.", "Plant staff move."], "Zebra coal"),
+        (["!!", "?? ..."], ""),
+        (["The and of.", "It is what it is."], "the"),
+        (["Coal coal coal.", "Plant."], "coal plant"),
+        (["Lone sentence about coal."], "Coal"),
+    ],
+)
+def test_article_cosines_equal_the_cosines_of_tfidf_rows(sentences: list[str], title: str) -> None:
+    fast = _article_cosines(sentences, title)
+    n = len(sentences)
+    assert fast.shape == (n + 1, n + 1)
+    np.testing.assert_allclose(fast, _reference_cosines(sentences, title), atol=1e-12)
