@@ -60,7 +60,8 @@ async def one(database: str, points: int, seed: int, every: float) -> kill_harne
 def table(report: kill_harness.KillReport) -> str:
     lines = [
         f"{report.database}: {report.points} kills in {report.seconds:g} s",
-        f"  slots delivered {report.slots} ({report.parts} parts), empty {report.empty}",
+        f"  slots delivered {report.slots} ({report.parts} parts, {report.threaded} in "
+        f"thread mode), empty {report.empty}",
         f"  duplicates {report.duplicates}, lost {report.lost}",
         "  kills aimed at: " + ", ".join(f"{k} {v}" for k, v in sorted(report.kills.items())),
         "  deliveries caught: " + ", ".join(f"{k} {v}" for k, v in sorted(report.landed.items())),

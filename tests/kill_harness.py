@@ -1,7 +1,8 @@
 """The kill test: SIGKILL a real `briefbot run` mid-digest, again and again, and count.
 
 A child ``python -m bot run`` (the real CLI, service mode) posts scheduled digests to the
-loopback Slack and Discord fakes of ``tests/fakes`` every few seconds
+loopback Slack and Discord fakes of ``tests/fakes`` every few seconds, to three channels
+on each platform, one of them in thread mode
 (``[delivery] test_digest_every_seconds``, a test-only key). Before each restart this
 process stores fresh articles through the real pipeline, so that most digests run to
 two or three parts. Then it picks a moment and kills the child:
@@ -32,13 +33,16 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.chat.discord_render import delivery_marker, find_marker
+from bot.chat.discord_render import render_digest as discord_digest
+from bot.chat.slack_render import render_digest as slack_digest
 from bot.config import test_settings
+from bot.core import snapshot
 from bot.core.models import ArticleDraft, ChannelRef, ChannelSettings
 from bot.delivery.outbox import Outbox
 from bot.service.core import Core, open_core
@@ -51,6 +55,7 @@ SLACK_TOKEN = "xoxb-kill-test"
 SIGNING_SECRET = "kill-test-signing-secret"
 SLACK_REFS = tuple(ChannelRef("slack", f"CKILL{n}", "T1") for n in range(3))
 DISCORD_REFS = tuple(ChannelRef("discord", str(CHANNEL_ID + n), str(GUILD_ID)) for n in range(3))
+THREADED = (SLACK_REFS[2], DISCORD_REFS[2])  # thread mode (`/briefing threads on`)
 MAX_STORIES = 25  # Slack: two messages; Discord: three (ten embeds each)
 KINDS = ("tick", "send", "between", "mark")
 START_LIMIT_S = 60.0
@@ -88,6 +93,7 @@ class KillReport:
     lost: int
     database: str
     parts: int = 0
+    threaded: int = 0  # of the slots, those posted as a header and a thread
     empty: int = 0
     kills: dict[str, int] = field(default_factory=dict)
     landed: dict[str, int] = field(default_factory=dict)
@@ -247,7 +253,7 @@ class Posted:
 
 def slack_parts(slack: FakeSlack) -> list[Posted]:
     found = []
-    for channel in slack.messages.values():
+    for channel in [*slack.messages.values(), *slack.threads.values()]:
         for message in channel:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
             if "delivery_key" in payload:
@@ -261,12 +267,20 @@ def discord_parts(discord: FakeDiscord) -> list[Posted]:
     found = []
     for channel in discord.history.values():
         for message in channel:
-            for embed in message.get("embeds") or []:
-                footer = (embed.get("footer") or {}).get("text", "")
-                marker = find_marker(footer)
-                if marker is not None:
-                    found.append(Posted(*marker))
+            marker = _discord_marker(message)
+            if marker is not None:
+                found.append(Posted(*marker))
     return found
+
+
+def _discord_marker(message: dict[str, Any]) -> tuple[str, int, int] | None:
+    """A digest part's marker: in the last embed's footer, or a thread header's text."""
+    texts = [(e.get("footer") or {}).get("text", "") for e in message.get("embeds") or []]
+    for text in (message.get("content") or "", *texts):
+        marker = find_marker(text)
+        if marker is not None:
+            return marker
+    return None
 
 
 def fake_key(ref: ChannelRef, slot: str) -> str:
@@ -328,10 +342,9 @@ def _slack_hook(kills: Kills) -> Callable[[dict[str, Any]], None]:
 
 def _discord_hook(kills: Kills) -> Callable[[dict[str, Any]], None]:
     def hook(post: dict[str, Any]) -> None:
-        for embed in post.get("embeds") or []:
-            marker = find_marker((embed.get("footer") or {}).get("text", ""))
-            if marker is not None:
-                kills.on_post(marker[1], marker[2])
+        marker = _discord_marker(post)
+        if marker is not None:
+            kills.on_post(marker[1], marker[2])
 
     return hook
 
@@ -353,20 +366,18 @@ async def _landed(
         elif posted == 0:
             phases.append("rendered, nothing posted")
         else:
-            parts = _parts_of(delivery.snapshot, ref)
+            parts = _parts_of(delivery.snapshot, ref, delivery.slot_key)
             phases.append(
                 "all parts posted, not marked" if posted >= parts else "some parts posted"
             )
     return phases
 
 
-def _parts_of(frozen: str, ref: ChannelRef) -> int:
-    from bot.chat.discord_render import render_briefing as discord_render
-    from bot.chat.slack_render import render_briefing as slack_render
-    from bot.core import snapshot
-
+def _parts_of(frozen: str, ref: ChannelRef, slot: str) -> int:
     briefing = snapshot.loads(frozen)
-    return len(slack_render(briefing) if ref.platform == "slack" else discord_render(briefing))
+    if ref.platform == "slack":
+        return len(slack_digest(briefing))
+    return len(discord_digest(briefing, Outbox.key(ref, slot)))
 
 
 async def _settled(core: Core, limit_s: float) -> bool:
@@ -401,6 +412,7 @@ async def _verify(
             report.problems.append(f"{key}: ended {delivery.status} ({delivery.last_error})")
             continue
         report.slots += 1
+        report.threaded += ref in THREADED
         parts = len(delivery.message_ids)
         report.parts += parts
         for part in range(1, parts + 1):
@@ -441,8 +453,11 @@ async def run(
             slack.add_workspace("T1", SLACK_TOKEN)
             slack.on_post = _slack_hook(kills)
             for ref in SLACK_REFS + DISCORD_REFS:
+                threads = ref in THREADED  # a header, then the stories in its thread
                 await core.db.channels.save_channel(
-                    ChannelSettings(ref, schedule="0 8 * * *", max_stories=MAX_STORIES)
+                    ChannelSettings(
+                        ref, schedule="0 8 * * *", max_stories=MAX_STORIES, threads=threads
+                    )
                 )
             refs = await core.db.channels.refs_by_id()
             config = write_config(workdir, database_url, slack, discord, every_s)
@@ -472,7 +487,11 @@ async def run(
                     report.landed[phase] = report.landed.get(phase, 0) + 1
                 if progress is not None:
                     progress(f"{database}: point {point}/{points} ({kind})")
-            # Let a last child finish everything pending, then stop it as a service stops.
+            # Drain: schedules off (no new slots), then a last child resumes everything
+            # pending and is stopped as a service is stopped.
+            for ref in SLACK_REFS + DISCORD_REFS:
+                settings = await core.db.channels.channel(ref)
+                await core.db.channels.save_channel(replace(settings, schedule=None))
             final = await Child.start(config)
             await final.wait_running()
             if not await _settled(core, SETTLE_LIMIT_S):

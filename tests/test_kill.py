@@ -30,4 +30,5 @@ async def test_kill_at_random_points_loses_and_doubles_nothing(
     assert report.points == POINTS
     # The kills caught digests mid-way, not only idle processes.
     assert report.slots >= POINTS // 2
+    assert report.threaded > 0  # thread mode was under fire too
     assert sum(report.landed.values()) >= POINTS // 2, report.landed

@@ -1,10 +1,11 @@
 """Discord adapter: application commands in, neutral commands to the core, embeds out.
 
-``/briefing [topic] [since]`` is for everyone; ``/briefing-admin …`` manages the
-channel. Discord hides the admin group from members without Manage Channels
-(``default_member_permissions``), but that is only a client-side default a server can
-override, so every command also carries ``can_manage`` computed here from the
-member's resolved permissions and the core refuses management without it.
+``/briefing [topic] [since]`` and ``/briefing-me [when] [timezone]`` (a personal digest
+by DM) are for everyone; ``/briefing-admin …`` manages the channel. Discord hides the
+admin group from members without Manage Channels (``default_member_permissions``), but
+that is only a client-side default a server can override, so every command also carries
+``can_manage`` computed here from the member's resolved permissions and the core
+refuses management without it.
 
 Every handler defers first (the 3-second window) and answers with follow-ups (valid
 15 minutes). The first follow-up takes the defer's visibility, so the command is parsed
@@ -22,7 +23,7 @@ import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 import discord
 from discord import app_commands
@@ -30,6 +31,7 @@ from discord import app_commands
 from bot.chat.discord_login import point_at, start_client
 from bot.chat.discord_render import DiscordPublisher as DiscordPublisher  # re-export
 from bot.chat.discord_render import render_briefing, render_text, truncate
+from bot.chat.discord_story import reply_kwargs, story_button_type
 from bot.core.commands import expects_briefing
 from bot.core.models import ChannelRef, FeedInfo, IncomingCommand, Reply
 from bot.core.usage import Ref, words
@@ -47,6 +49,8 @@ class Dispatcher(Protocol):
     """What the adapter needs from the core: ``CommandRouter`` satisfies it."""
 
     async def dispatch(self, cmd: IncomingCommand) -> Reply: ...
+
+    async def story(self, ref: ChannelRef, story_id: int) -> Reply: ...
 
 
 class FeedLister(Protocol):
@@ -89,6 +93,7 @@ class DiscordOptions:
     guild_ready_timeout: float = 2.0
     max_ratelimit_timeout: float = 30.0
     admin_user_ids: frozenset[str] = frozenset()  # [chat] admin_user_ids
+    story_defer_after: float = 1.5  # a "Sources" press slower than this is deferred
     api_base: str = ""  # [discord] api_base / gateway_url: test-only
     gateway_url: str = ""
 
@@ -193,6 +198,7 @@ def build_discord_client(
     else:
         client = BriefbotClient(options, **kwargs)
     register_commands(client.tree, router, feeds)
+    client.add_dynamic_items(story_button_type(router, options.story_defer_after))
     return client
 
 
@@ -230,6 +236,11 @@ def register_commands(
         if window:
             text = f"{text} last {window}".strip()
         await answer(interaction, router, text, admin=False)
+
+    @app_commands.command(name="briefing-story", description="Every source of one story")
+    @app_commands.describe(n="The story's number in this channel's last briefing")
+    async def story(interaction: discord.Interaction, n: app_commands.Range[int, 1, 1000]) -> None:
+        await answer(interaction, router, f"story {n}", admin=False)
 
     admin = app_commands.Group(
         name="briefing-admin",
@@ -316,8 +327,31 @@ def register_commands(
     ) -> None:
         await answer(interaction, router, _mention_text(role, off), admin=True)
 
+    @admin.command(name="threads", description="Post digests as a header with a thread")
+    @app_commands.describe(state="on: stories in a thread under a short header; off: inline")
+    async def threads(interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
+        await answer(interaction, router, f"threads {state}", admin=True)
+
+    @app_commands.command(name="briefing-me", description="Your own digest by direct message")
+    @app_commands.describe(
+        when="e.g. 'daily 07:30', 'weekdays 08:00', a 5-field cron, or 'off'",
+        timezone="IANA time zone, e.g. Europe/Kyiv",
+    )
+    async def briefing_me(
+        interaction: discord.Interaction, when: str | None = None, timezone: str | None = None
+    ) -> None:
+        await answer(interaction, router, _me_text(when, timezone), admin=False)
+
+    @briefing_me.autocomplete("timezone")
+    async def my_timezone_choices(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return timezone_suggestions(current)
+
     tree.add_command(briefing)
+    tree.add_command(story)
     tree.add_command(admin)
+    tree.add_command(briefing_me)
     tree.error(StaleCommands().on_error)
 
 
@@ -326,6 +360,14 @@ def _mute_text(verb: str, words: str | None, source: str | None) -> str:
     if source and source.strip():
         return f"{verb} source {source.strip()}"
     return f"{verb} {(words or '').strip()}".strip()
+
+
+def _me_text(when: str | None, timezone: str | None) -> str:
+    """The text grammar of ``/briefing-me``: ``me [when [tz]]`` (no time zone with off)."""
+    text = f"me {(when or '').strip()}".strip()
+    if text != "me" and timezone and timezone.strip() and text.lower() != "me off":
+        text += f" {timezone.strip()}"
+    return text
 
 
 def _mention_text(role: discord.Role | None, off: bool) -> str:
@@ -502,7 +544,11 @@ async def send_reply(interaction: discord.Interaction, reply: Reply) -> None:
             kwargs: dict[str, Any] = {"embeds": message.discord_embeds()}
             if message.content:
                 kwargs["content"] = message.content
+            if message.buttons:
+                kwargs["view"] = message.view()
             sends.append(kwargs)
+    elif reply.story is not None:
+        sends = [reply_kwargs(reply)]
     else:
         text = words(reply.text, reply.say, DISCORD)  # Discord's own command syntax
         sends = [{"content": chunk} for chunk in render_text(text)]

@@ -13,14 +13,17 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import discord
 
-from bot.core.models import Briefing, BriefingItem, ChannelRef
+from bot.chat.discord_dm import open_dm
+from bot.core.drilldown import when
+from bot.core.models import Briefing, BriefingItem, ChannelRef, StoryDetail
+from bot.core.personal import dm_user
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,9 @@ NO_MENTIONS: dict[str, Any] = {"parse": []}
 #: Messages read back before a digest is sent: a digest is a few messages, and a
 #: resume may come after other posts in the channel.
 HISTORY_LOOKBACK = 50
+MAX_THREAD_NAME = 100
+#: Discord's answer when a message already has a thread (a resumed threaded digest).
+THREAD_EXISTS = 160004
 
 _USER_MENTION = re.compile(r"<(@[!&]?|#)(\d*)>")
 _MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
@@ -56,6 +62,8 @@ class DiscordMessage:
     embeds: tuple[dict[str, Any], ...]
     #: The one role an admin opted into (`/briefing mention`); nothing else may ping.
     roles: tuple[str, ...] = ()
+    #: "Sources (N)" buttons as (custom_id, label); bot posts only (webhooks can't).
+    buttons: tuple[tuple[str, str], ...] = ()
 
     def payload(self) -> dict[str, Any]:
         """The JSON body for a webhook or message-create call."""
@@ -64,6 +72,10 @@ class DiscordMessage:
         if self.content:
             body["content"] = self.content
         return body
+
+    def view(self) -> discord.ui.View | None:
+        """The buttons as a discord.py view (build it inside the event loop)."""
+        return StoryButtons(self.buttons) if self.buttons else None
 
     def allowed_mentions(self) -> discord.AllowedMentions:
         """Exactly the opted-in role, or no one: never @everyone, users or other roles."""
@@ -75,6 +87,41 @@ class DiscordMessage:
     def discord_embeds(self) -> list[discord.Embed]:
         """The same embeds as discord.py objects, for ``channel.send``/follow-ups."""
         return [discord.Embed.from_dict(e) for e in self.embeds]
+
+
+STORY_BUTTON = "briefbot:story:{}"  # custom_id; the client answers it (discord_story.py)
+MAX_BUTTONS_PER_ROW = 5
+
+
+class StoryButtons(discord.ui.View):
+    """Grey "Sources (N)" buttons under a briefing's embeds.
+
+    Presses are answered by the client's registered dynamic item, matched on the
+    custom_id, so this view never needs to be kept: it reports itself as not
+    dispatchable, and discord.py then does not store one view per digest forever.
+    """
+
+    def __init__(self, buttons: Sequence[tuple[str, str]]) -> None:
+        super().__init__(timeout=None)
+        for index, (custom_id, label) in enumerate(buttons[:25]):
+            self.add_item(
+                discord.ui.Button(
+                    label=label[:80],
+                    custom_id=custom_id,
+                    style=discord.ButtonStyle.secondary,
+                    row=index // MAX_BUTTONS_PER_ROW,
+                )
+            )
+
+    def is_dispatchable(self) -> bool:
+        return False
+
+
+def story_button(item: BriefingItem, position: int) -> tuple[str, str] | None:
+    if item.story_id is None:
+        return None
+    count = item.article_count or len(item.sources)
+    return STORY_BUTTON.format(item.story_id), f"Story {position} · Sources ({count})"
 
 
 def neutralise_mentions(text: str) -> str:
@@ -228,6 +275,35 @@ def _mark(group: list[dict[str, Any]], marker: str) -> list[dict[str, Any]]:
     return [*group[:-1], last]
 
 
+def thread_name(briefing: Briefing) -> str:
+    return truncate(briefing.title, MAX_THREAD_NAME)
+
+
+def render_digest(briefing: Briefing, delivery_key: str) -> list[DiscordMessage]:
+    """A scheduled digest's messages. In thread mode the first is a short header (it
+    alone carries the opted-in mention) and the stories follow in its thread."""
+    if not briefing.threaded:
+        return render_briefing(briefing, delivery_key)
+    body = render_briefing(replace(briefing, mention=None), delivery_key, after_header=True)
+    count = len(briefing.items)
+    noun = "story" if count == 1 else "stories"
+    marker = delivery_marker(delivery_key, 1, len(body) + 1)
+    lines = [
+        f"**{safe_text(briefing.title)} · {count} {noun}**",
+        safe_text(briefing.counts_line),
+        f"-# The stories are in the thread · {marker}",
+    ]
+    role = _role(briefing)
+    roles: tuple[str, ...] = ()
+    if role is not None:
+        lines.insert(0, f"<@&{role}>")
+        roles = (role,)
+    content = "\n".join(lines)
+    if len(content) > MAX_CONTENT:  # keep the marker at the end, where it is looked for
+        content = truncate(content[: -len(lines[-1]) - 1], MAX_CONTENT - 80) + "\n" + lines[-1]
+    return [DiscordMessage(content, (), roles), *body]
+
+
 def _role(briefing: Briefing) -> str | None:
     """The opted-in role id of a digest, when it is one Discord can mention."""
     mention = briefing.mention
@@ -236,17 +312,26 @@ def _role(briefing: Briefing) -> str | None:
     return mention.id
 
 
-def render_briefing(briefing: Briefing, delivery_key: str | None = None) -> list[DiscordMessage]:
+def render_briefing(
+    briefing: Briefing, delivery_key: str | None = None, *, after_header: bool = False
+) -> list[DiscordMessage]:
     """A briefing as one or more messages; every story appears exactly once. A digest
     with an opted-in role mentions it first thing in the first message, and allows
     that role alone to ping. With ``delivery_key`` each part's last embed footer ends
-    with its delivery marker."""
+    with its delivery marker (numbered after a thread header with ``after_header``)."""
     total = len(briefing.items)
     embeds = [story_embed(item, i, total) for i, item in enumerate(briefing.items, start=1)]
     groups = pack_embeds(embeds, _MARKER_RESERVE if delivery_key else 0) or [[]]
     role = _role(briefing)
     messages: list[DiscordMessage] = []
+    position = 0
     for number, group in enumerate(groups, start=1):
+        buttons = []
+        for _ in group:
+            position += 1
+            button = story_button(briefing.items[position - 1], position)
+            if button is not None:
+                buttons.append(button)
         roles: tuple[str, ...] = ()
         if number == 1:
             content = _header(briefing)
@@ -255,9 +340,43 @@ def render_briefing(briefing: Briefing, delivery_key: str | None = None) -> list
         else:
             content = f"*{safe_text(briefing.title)} (continued, part {number} of {len(groups)})*"
         if delivery_key is not None:
-            group = _mark(group, delivery_marker(delivery_key, number, len(groups)))
-        messages.append(DiscordMessage(truncate(content, MAX_CONTENT), tuple(group), roles))
+            shift = 1 if after_header else 0
+            marker = delivery_marker(delivery_key, number + shift, len(groups) + shift)
+            group = _mark(group, marker)
+        messages.append(
+            DiscordMessage(truncate(content, MAX_CONTENT), tuple(group), roles, tuple(buttons))
+        )
     return messages
+
+
+def render_story(detail: StoryDetail) -> DiscordMessage:
+    """A drill-down as one embed: the headline (linked to the first report), the longer
+    summary, then every article (outlet, linked headline, time); feed text made inert."""
+    place = f"Story {detail.number}: " if detail.number else ""
+    lead = detail.articles[0] if detail.articles else None
+    embed: dict[str, Any] = {
+        "type": "rich",
+        "title": truncate(safe_text(place + detail.headline) or "Untitled", MAX_TITLE),
+        "color": EMBED_COLOUR,
+    }
+    url = _web_url(lead.url if lead else None)
+    if url:
+        embed["url"] = url
+    lines = [f"**Sources ({len(detail.articles)})**"]
+    for article in detail.articles:
+        stamp = f"{when(article.published_at, detail.timezone)} {detail.timezone}"
+        name = truncate(safe_text(article.source), 100)
+        lines.append(f"• **{name}** — {_link(article.title, article.url)} · {stamp}")
+    summary = truncate(safe_text(detail.summary), 1500)
+    description = f"{summary}\n\n" if summary else ""
+    for index, line in enumerate(lines):
+        more = f"\n+{len(lines) - index} more"
+        if len(description) + len(line) + len(more) + 1 > MAX_DESCRIPTION:
+            description += more.lstrip("\n") if description.endswith("\n") else more
+            break
+        description += line + "\n"
+    embed["description"] = description.rstrip()
+    return DiscordMessage("", (embed,))
 
 
 def render_text(text: str) -> list[str]:
@@ -322,16 +441,27 @@ class DiscordPublisher:
         return self._client.get_partial_messageable(channel_id, guild_id=guild_id)
 
     async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
-        """Post every part not yet in the channel; return all parts' message ids, in order."""
-        channel = self._channel(ref)
-        messages = render_briefing(briefing, delivery_key)
+        """Post every part not yet in the channel; return all parts' message ids, in order.
+
+        In thread mode part 1 is a header, a thread is started on it, and the other
+        parts go into that thread (whose id is the header's id).
+        """
+        user = dm_user(ref)  # a personal digest: `dm:<user>`
+        channel = self._channel(ref) if user is None else await open_dm(self._client, user)
+        target = channel
+        messages = render_digest(briefing, delivery_key)
         done = await self._already_posted(channel, delivery_key)
         ids: list[str] = []
         for index, message in enumerate(messages):
-            if index + 1 in done:
-                ids.append(done[index + 1])
+            part = index + 1
+            if briefing.threaded and part == 2:
+                target = await self._open_thread(channel, int(ids[0]), thread_name(briefing))
+                in_thread = await self._already_posted(target, delivery_key)
+                done.update((k, v) for k, v in in_thread.items() if k > 1)
+            if part in done:
+                ids.append(done[part])
                 continue
-            ids.append(await self._send(channel, message, message_nonce(delivery_key, index)))
+            ids.append(await self._send(target, message, message_nonce(delivery_key, index)))
         log.info(
             "discord: posted briefing channel=%s parts=%d (%d already there)",
             channel.id,
@@ -339,6 +469,32 @@ class DiscordPublisher:
             len(done),
         )
         return ids
+
+    async def _open_thread(
+        self, channel: discord.PartialMessageable, header_id: int, name: str
+    ) -> discord.PartialMessageable:
+        """Start the digest's thread on its header; one already there (a resume) is fine."""
+        where = f"discord: channel {channel.id}"
+        try:
+            await self._client.http.start_thread_with_message(
+                channel.id, header_id, name=name, auto_archive_duration=1440
+            )
+        except discord.Forbidden as exc:
+            raise DeliveryError(
+                f"{where}: cannot start a thread ({exc.status} {exc.text}); give the bot "
+                "Create Public Threads, or turn thread mode off",
+                channel_gone=True,
+            ) from exc
+        except discord.HTTPException as exc:
+            if exc.code != THREAD_EXISTS:
+                permanent = 400 <= exc.status < 500 and exc.status != 429
+                raise DeliveryError(
+                    f"{where}: thread {exc.status} {exc.text}", permanent=permanent
+                ) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise DeliveryError(f"{where}: thread {type(exc).__name__}") from exc
+        guild_id = channel.guild.id if channel.guild is not None else None
+        return self._client.get_partial_messageable(header_id, guild_id=guild_id)
 
     async def _already_posted(
         self, channel: discord.PartialMessageable, delivery_key: str
@@ -355,8 +511,9 @@ class DiscordPublisher:
             async for message in channel.history(limit=HISTORY_LOOKBACK):
                 if me is None or message.author.id != me.id:
                     continue
-                for embed in message.embeds:
-                    marker = find_marker(embed.footer.text or "")
+                footers = [embed.footer.text or "" for embed in message.embeds]
+                for text in (message.content, *footers):
+                    marker = find_marker(text)
                     if marker is not None and marker[0] == wanted:
                         found.setdefault(marker[1], str(message.id))
         except discord.Forbidden:
@@ -374,12 +531,14 @@ class DiscordPublisher:
         self, channel: discord.PartialMessageable, message: DiscordMessage, nonce: str
     ) -> str:
         where = f"discord: channel {channel.id}"
+        extra: dict[str, Any] = {"view": message.view()} if message.buttons else {}
         try:
             sent = await channel.send(
                 content=message.content or None,
                 embeds=message.discord_embeds(),
                 nonce=nonce,
                 allowed_mentions=message.allowed_mentions(),
+                **extra,
             )
         except discord.RateLimited as exc:
             raise DeliveryError(f"{where}: rate limited", retry_after=exc.retry_after) from exc

@@ -52,8 +52,14 @@ from bot.chat.slack_client import (
     web_client,
 )
 from bot.chat.slack_mentions import resolve_group
-from bot.chat.slack_render import SlackPublisher, render_briefing, render_text
-from bot.core.models import Briefing, IncomingCommand, Reply
+from bot.chat.slack_render import (
+    STORY_ACTION,
+    SlackPublisher,
+    render_briefing,
+    render_story,
+    render_text,
+)
+from bot.core.models import Briefing, ChannelRef, IncomingCommand, Reply
 from bot.core.usage import SLACK, words
 from bot.errors import ConfigError
 from bot.store.urls import driver_url
@@ -72,6 +78,8 @@ BOT_SCOPES = (
     "channels:history",
     "groups:history",
     "usergroups:read",
+    "im:write",  # conversations.open: personal digests by DM
+    "im:history",  # the crash lookup in those DMs
 )
 APOLOGY = "Sorry, something went wrong while answering /briefing. Please try again in a minute."
 _FALLBACK_TO_RESPOND = {"not_in_channel", "channel_not_found"}
@@ -81,6 +89,8 @@ class CommandRouter(Protocol):
     """What the adapter needs from the core's router (``bot.core.commands``)."""
 
     async def dispatch(self, cmd: IncomingCommand) -> Reply: ...
+
+    async def story(self, ref: ChannelRef, story_id: int) -> Reply: ...
 
 
 @dataclass(frozen=True)
@@ -252,9 +262,34 @@ class _Handlers:
             return
         if reply.briefing is not None:
             await self._briefing(client, respond, channel, reply.briefing, reply.ephemeral)
+        elif reply.story is not None:
+            await self._respond_all(respond, render_story(reply.story), ephemeral=True)
         else:
             text = words(reply.text, reply.say, SLACK)  # Slack's own command syntax
             await self._respond_all(respond, render_text(text), ephemeral=reply.ephemeral)
+
+    async def story_button(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """ "Sources (N)" pressed (a signed ``block_actions`` request, like commands): ack
+        now, then answer only the presser with the story's articles."""
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        channel = str((body.get("channel") or {}).get("id", ""))
+        team = str((body.get("team") or {}).get("id", "") or "")
+        try:
+            story_id = int(str(action.get("value", "")))
+        except ValueError:
+            story_id = 0  # not one of ours: answered as a story that is gone
+        try:
+            reply = await self._router.story(ChannelRef("slack", channel, team), story_id)
+        except Exception:
+            log.exception("slack story button failed channel=%s", channel)
+            reply = Reply(text=APOLOGY, ephemeral=True, ok=False)
+        if reply.story is not None:
+            await self._respond_all(respond, render_story(reply.story), ephemeral=True)
+        else:
+            await self._respond_all(respond, render_text(reply.text), ephemeral=True)
 
     async def _briefing(
         self,
@@ -375,6 +410,7 @@ def build_slack_app(
     app.briefbot_engine = engine
     handlers = _Handlers(router, options, on_uninstall, app.installation_store)
     app.command(options.command)(handlers.command)
+    app.action(STORY_ACTION)(handlers.story_button)
     app.event("app_uninstalled")(handlers.uninstalled)
     app.event("tokens_revoked")(handlers.tokens_revoked)
     return app

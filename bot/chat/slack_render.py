@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -21,7 +21,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.models import Briefing, BriefingItem, ChannelRef, Mention, SourceLink
+from bot.core.drilldown import when
+from bot.core.models import Briefing, BriefingItem, ChannelRef, Mention, SourceLink, StoryDetail
+from bot.core.personal import dm_user
 from bot.delivery.pacing import ChannelPacer
 from bot.errors import DeliveryError
 
@@ -107,7 +109,9 @@ def _sources_line(sources: Sequence[SourceLink], max_sources: int) -> str:
     return "Sources: " + " · ".join(parts) if parts else ""
 
 
-def story_section(item: BriefingItem, max_sources: int = MAX_SOURCES) -> dict[str, Any]:
+def story_section(
+    item: BriefingItem, max_sources: int = MAX_SOURCES, *, button: bool = True
+) -> dict[str, Any]:
     """One section block: linked headline, summary, sources; always ≤ 3000 characters."""
     label = plain_markup(item.headline or "(untitled)")
     headline = "*" + _link(item.url, label, _HEADLINE_CHARS) + "*"
@@ -119,7 +123,27 @@ def story_section(item: BriefingItem, max_sources: int = MAX_SOURCES) -> dict[st
         lines.append(summary)
     if sources:
         lines.append(sources)
-    return {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}
+    block: dict[str, Any] = {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": "\n".join(lines)},
+    }
+    if button and item.story_id is not None:
+        block["accessory"] = sources_button(item)
+    return block
+
+
+STORY_ACTION = "briefbot_story"
+
+
+def sources_button(item: BriefingItem) -> dict[str, Any]:
+    """ "Sources (N)": the story's drill-down, answered ephemerally (``STORY_ACTION``)."""
+    count = item.article_count or len(item.sources)
+    return {
+        "type": "button",
+        "action_id": STORY_ACTION,
+        "text": {"type": "plain_text", "text": f"Sources ({count})"},
+        "value": str(item.story_id),
+    }
 
 
 def _header(title: str) -> dict[str, Any]:
@@ -159,15 +183,19 @@ def _fallback(briefing: Briefing, items: Sequence[BriefingItem], part: str) -> s
     return text
 
 
-def render_briefing(briefing: Briefing, max_sources: int = MAX_SOURCES) -> list[dict[str, Any]]:
+def render_briefing(
+    briefing: Briefing, max_sources: int = MAX_SOURCES, *, buttons: bool = True
+) -> list[dict[str, Any]]:
     """Render a briefing as one or more ``{"text", "blocks"}`` messages, in order.
 
     The first message carries the header and a context line (time, counts); later ones
-    repeat the header with "(k/n)". Every story appears in exactly one message.
+    repeat the header with "(k/n)". Every story appears in exactly one message, with a
+    "Sources (N)" button unless ``buttons`` is off (an incoming webhook has no app to
+    answer it).
     """
     stamp = f"{briefing.generated_at:%H:%M} {briefing.timezone}"
     context = _context(f"{stamp} · {briefing.counts_line}")
-    sections = [(item, story_section(item, max_sources)) for item in briefing.items]
+    sections = [(item, story_section(item, max_sources, button=buttons)) for item in briefing.items]
     ping = mention_token(briefing.mention)
     lead = [context] if ping is None else [_mention_block(ping), context]
 
@@ -207,6 +235,30 @@ def render_briefing(briefing: Briefing, max_sources: int = MAX_SOURCES) -> list[
     return messages
 
 
+def thread_header(briefing: Briefing) -> dict[str, Any]:
+    """Thread mode's first message: the title, how many stories, the opted-in mention;
+    the stories follow as replies in its thread."""
+    count = len(briefing.items)
+    noun = "story" if count == 1 else "stories"
+    title = f"{briefing.title} · {count} {noun}"
+    stamp = f"{briefing.generated_at:%H:%M} {briefing.timezone}"
+    blocks: list[dict[str, Any]] = [_header(title)]
+    ping = mention_token(briefing.mention)
+    if ping is not None:
+        blocks.append(_mention_block(ping))
+    blocks.append(_context(f"{stamp} · {briefing.counts_line} · stories in the thread"))
+    text = _cut(f"{ping} {title}" if ping else title, MAX_FALLBACK_CHARS)
+    return {"text": text, "blocks": blocks}
+
+
+def render_digest(briefing: Briefing, max_sources: int = MAX_SOURCES) -> list[dict[str, Any]]:
+    """A scheduled digest's messages: the briefing's, after a thread header in thread
+    mode (the mention then rides on the header alone)."""
+    if not briefing.threaded:
+        return render_briefing(briefing, max_sources)
+    return [thread_header(briefing), *render_briefing(replace(briefing, mention=None), max_sources)]
+
+
 _GROUP_ID = re.compile(r"^[A-Z0-9]{1,20}$")
 
 
@@ -224,6 +276,43 @@ def mention_token(mention: Mention | None) -> str | None:
 
 def _mention_block(token: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": token}}
+
+
+def render_story(detail: StoryDetail) -> list[dict[str, Any]]:
+    """A drill-down as one message: the headline, the longer summary, then every article
+    (outlet, linked headline, time) packed into sections; feed text escaped."""
+    place = f"Story {detail.number}: " if detail.number else ""
+    lead = detail.articles[0] if detail.articles else None
+    title = (
+        "*" + _link(lead.url if lead else None, plain_markup(place + detail.headline), 300) + "*"
+    )
+    summary = _fit(detail.summary, MAX_SECTION_CHARS - len(title) - 1)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{title}\n{summary}".strip()}},
+        _context(f"Sources ({len(detail.articles)})"),
+    ]
+    lines = []
+    for article in detail.articles:
+        stamp = f"{when(article.published_at, detail.timezone)} {detail.timezone}"
+        headline = _link(article.url, plain_markup(article.title or "(untitled)"), _HEADLINE_CHARS)
+        lines.append(
+            f"• *{_fit(article.source, _SOURCE_NAME_CHARS)}* — {headline} · {escape(stamp)}"
+        )
+    size = sum(block_chars(b) for b in blocks)
+    section = ""
+    for line in lines:
+        if section and len(section) + 1 + len(line) > MAX_SECTION_CHARS:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+            size += len(section)
+            section = ""
+        if len(blocks) >= MAX_BLOCKS - 1 or size + len(section) + len(line) > MAX_MESSAGE_CHARS:
+            section = (section + "\n" if section else "") + "…"
+            break
+        section = f"{section}\n{line}" if section else line
+    if section:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": section}})
+    fallback = _cut(escape(place + detail.headline), MAX_FALLBACK_CHARS)
+    return [{"text": fallback, "blocks": blocks}]
 
 
 def render_text(text: str) -> list[dict[str, Any]]:
@@ -276,6 +365,12 @@ _PERMANENT = {
     "missing_scope",
     "invalid_blocks",
     "msg_blocks_too_long",
+    # a personal digest's user cannot get our direct messages (conversations.open)
+    "cannot_dm_bot",
+    "user_disabled",
+    "user_not_found",
+    "user_not_visible",
+    "messages_tab_disabled",
 }
 
 
@@ -302,12 +397,6 @@ def _retry_after(header: Any) -> float:
         return max(float(value), 0.0)
     except (TypeError, ValueError):
         return 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Posted:
-    part: int
-    ts: str
 
 
 class SlackPublisher:
@@ -349,21 +438,49 @@ class SlackPublisher:
             )
         return bot.bot_token
 
-    async def _already_posted(self, token: str | None, channel: str, key: str) -> list[_Posted]:
+    async def _already_posted(
+        self, token: str | None, channel: str, key: str, thread_ts: str | None = None
+    ) -> dict[int, str]:
+        """Parts of this delivery already in the channel (or in the digest's thread):
+        part → ts. Best effort: without ``channels:history`` it finds nothing."""
         try:
-            response = await self._client.conversations_history(
-                token=token, channel=channel, limit=100, include_all_metadata=True
-            )
+            if thread_ts is None:
+                response = await self._client.conversations_history(
+                    token=token, channel=channel, limit=100, include_all_metadata=True
+                )
+            else:
+                response = await self._client.conversations_replies(
+                    token=token,
+                    channel=channel,
+                    ts=thread_ts,
+                    limit=100,
+                    include_all_metadata=True,
+                )
         except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
             log.debug("slack history lookup skipped channel=%s: %s", channel, exc)
-            return []
-        found: list[_Posted] = []
+            return {}
+        found: dict[int, str] = {}
         for message in response.get("messages") or []:
             meta = message.get("metadata") or {}
             payload = meta.get("event_payload") or {}
             if meta.get("event_type") == METADATA_EVENT and payload.get("delivery_key") == key:
-                found.append(_Posted(int(payload.get("part", 0)), str(message.get("ts"))))
+                found.setdefault(int(payload.get("part", 0)), str(message.get("ts")))
         return found
+
+    async def _open_dm(self, token: str | None, ref: ChannelRef) -> ChannelRef:
+        """``ref`` itself, or for a personal digest the DM channel ``conversations.open``
+        gives (the same one each time, so the history lookup still finds earlier parts)."""
+        user = dm_user(ref)
+        if user is None:
+            return ref
+        try:
+            response = await self._client.conversations_open(token=token, users=user)
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+            raise delivery_error(exc, f"conversations.open {user}") from exc
+        channel = (response.get("channel") or {}).get("id")
+        if not channel:
+            raise DeliveryError(f"slack: conversations.open {user}: no channel")
+        return replace(ref, channel=str(channel))
 
     async def notify(self, ref: ChannelRef, text: str) -> None:
         """A plain notice (feed health): escaped, no unfurls, no mentions possible."""
@@ -380,12 +497,21 @@ class SlackPublisher:
             raise delivery_error(exc, "chat.postMessage") from exc
 
     async def publish(self, ref: ChannelRef, briefing: Briefing, delivery_key: str) -> list[str]:
-        """Post every part not yet in the channel; return all parts' message ts, in order."""
-        messages = render_briefing(briefing, self._max_sources)
+        """Post every part not yet in the channel; return all parts' message ts, in order.
+
+        In thread mode part 1 is a short header and the rest are replies in its thread.
+        """
+        messages = render_digest(briefing, self._max_sources)
         token = await self._token(ref)
-        done = {p.part: p.ts for p in await self._already_posted(token, ref.channel, delivery_key)}
+        ref = await self._open_dm(token, ref)  # a personal digest: `dm:<user>`
+        done = await self._already_posted(token, ref.channel, delivery_key)
         ids: list[str] = []
+        thread_ts: str | None = None
         for part, message in enumerate(messages, start=1):
+            if briefing.threaded and part == 2:
+                thread_ts = ids[0]
+                replies = await self._already_posted(token, ref.channel, delivery_key, thread_ts)
+                done.update((k, v) for k, v in replies.items() if k > 1)
             if part in done:
                 ids.append(done[part])
                 continue
@@ -407,6 +533,7 @@ class SlackPublisher:
                     metadata=metadata,
                     unfurl_links=False,
                     unfurl_media=False,
+                    thread_ts=thread_ts,
                 )
             except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
                 raise delivery_error(exc, f"chat.postMessage {ref.channel}") from exc

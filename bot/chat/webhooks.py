@@ -98,7 +98,7 @@ class WebhookPublisher:
         if self.kind == "discord":
             payloads = [m.payload() for m in render_discord(briefing)]
         else:
-            payloads = render_slack(briefing)
+            payloads = render_slack(briefing, buttons=False)  # no app answers a press
         # Parts already posted for this delivery (an earlier attempt that a 429 storm cut
         # short): the outbox's retry continues at the first missing part, never re-posts.
         ids = self._posted.setdefault(delivery_key, [])

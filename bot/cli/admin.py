@@ -185,7 +185,7 @@ async def deliver_now_command(settings: Settings, args: argparse.Namespace) -> i
             publisher = await _publisher_for(ref, core, session)
 
             async def briefing_for(channel: ChannelRef, seen: set[int]) -> Briefing:
-                return await core.briefing_for(channel, exclude=seen)
+                return await core.briefing_for(channel, exclude=seen, remember=True)
 
             outbox = Outbox(core.db, {ref.platform: publisher}, briefing_for, max_attempts=3)
             slot = "manual-" + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

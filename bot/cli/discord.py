@@ -15,13 +15,23 @@ from dataclasses import replace
 import discord
 
 from bot.chat.discord import DiscordOptions, SettingsLike, build_discord_client
-from bot.core.models import IncomingCommand, Reply
+from bot.core.models import ChannelRef, IncomingCommand, Reply
 from bot.errors import ConfigError, DeliveryError
 
 log = logging.getLogger(__name__)
 
 #: View Channel + Send Messages + Embed Links: enough to post digests as embeds.
-INVITE_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
+# Read Message History lets a digest resumed after a crash find the parts it already
+# posted (Discord forgets message nonces after a few minutes); the thread permissions
+# serve channels in thread mode (`/briefing threads on`).
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    read_message_history=True,
+    create_public_threads=True,
+    send_messages_in_threads=True,
+)
 
 
 def invite_url(application_id: int) -> str:
@@ -37,6 +47,9 @@ class _SyncOnly:
     """Commands are only being uploaded; nothing is dispatched during a sync."""
 
     async def dispatch(self, cmd: IncomingCommand) -> Reply:
+        return Reply(text="briefbot is not running here.", ephemeral=True, ok=False)
+
+    async def story(self, ref: ChannelRef, story_id: int) -> Reply:
         return Reply(text="briefbot is not running here.", ephemeral=True, ok=False)
 
 

@@ -64,6 +64,7 @@ def _item(story: Story, score: float, parts: dict[str, float]) -> BriefingItem:
         story_id=story.id,
         score=round(score, 4),
         score_parts={k: round(v, 4) for k, v in parts.items()},
+        article_count=len(story.articles),
     )
 
 

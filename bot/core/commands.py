@@ -3,11 +3,13 @@
     /briefing                      the latest briefing for this channel
     /briefing ukraine energy       only stories mentioning one of the words
     /briefing last 6h              a different window (m, h, d, w)
+    /briefing story 2              every article of story 2 of the last briefing here
     /briefing help                 what follows
     management (admins): subscribe <url> · unsubscribe <url|id> · feeds ·
     topics add|remove <words> · schedule <when> [tz] · schedule off · settings ·
     mute <words> · mute source <outlet> · unmute <words> · unmute source <outlet> ·
-    mention <@role|@group|here> · mention off
+    mention <@role|@group|here> · mention off · threads on|off
+    for anyone: me <when> [tz] · me off        a personal digest by direct message
 
 The router never raises for user input: a ``CommandError`` becomes a polite reply, any
 other failure is logged with its traceback and the user gets a short apology.
@@ -21,11 +23,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.core import mentions, mutes
+from bot.core import drilldown, mentions, mutes, personal
 from bot.core.briefing import BriefingService
 from bot.core.feed_added import discovery_lines, summary
 from bot.core.models import ChannelRef, ChannelSettings, FeedInfo, IncomingCommand, Reply
-from bot.core.ports import ChannelStore, FeedRegistry
+from bot.core.ports import ChannelStore, FeedRegistry, StoryArchive
 from bot.core.schedule import EXAMPLES, check_timezone, describe, parse_schedule
 from bot.core.usage import Say, UsageError, help_say, say
 from bot.core.usage import ref as mention
@@ -46,6 +48,7 @@ MANAGEMENT = {
     "mute",
     "unmute",
     "mention",
+    "threads",
 }
 
 ScheduleHook = Callable[[ChannelSettings], Awaitable[None]]
@@ -112,8 +115,10 @@ class CommandRouter:
         default_window: timedelta = timedelta(hours=24),
         on_schedule_change: ScheduleHook | None = None,
         status: StatusHook | None = None,
+        archive: StoryArchive | None = None,
     ) -> None:
         self._status = status
+        self._archive = archive
         self._briefings = briefings
         self._channels = channels
         self._feeds = feeds
@@ -124,8 +129,7 @@ class CommandRouter:
         try:
             return await self._dispatch(cmd)
         except CommandError as exc:
-            message = exc.say if isinstance(exc, UsageError) else None
-            return Reply(text=str(exc), ephemeral=True, ok=False, say=message)
+            return _refusal(exc)
         except Exception:
             log.exception(
                 "command failed: platform=%s channel=%s text=%r",
@@ -139,6 +143,24 @@ class CommandRouter:
                 ok=False,
             )
 
+    async def story(self, ref: ChannelRef, story_id: int) -> Reply:
+        """A "Sources (N)" button press: story ``story_id`` in full, for this channel.
+        Like ``dispatch`` it never raises; a story that is gone gets a clear answer."""
+        try:
+            if self._archive is None:
+                return drilldown.reply(None)
+            settings = await self._channels.channel(ref)
+            return drilldown.reply(await drilldown.by_id(self._archive, settings, story_id))
+        except CommandError as exc:
+            return _refusal(exc)
+        except Exception:
+            log.exception("story drill-down failed: channel=%s story=%s", ref.channel, story_id)
+            return Reply(
+                text="Sorry, something went wrong on my side. Please try again in a minute.",
+                ephemeral=True,
+                ok=False,
+            )
+
     async def _dispatch(self, cmd: IncomingCommand) -> Reply:
         text = " ".join(cmd.text.split())
         head, _, rest = text.partition(" ")
@@ -146,8 +168,16 @@ class CommandRouter:
         if verb in {"help", "?", "-h", "--help"}:
             return _reply(self.help_say(), ephemeral=True)
         ref = ChannelRef(cmd.platform, cmd.channel, cmd.workspace)
+        if verb == "story":
+            number = drilldown.parse_number(rest)
+            if self._archive is None:
+                return drilldown.reply(None)
+            settings = await self._channels.channel(ref)
+            return drilldown.reply(await drilldown.by_number(self._archive, settings, number))
         if verb == "status" and not rest and self._status is not None:
             return _reply(say(await self._status(ref)), ephemeral=True)
+        if verb == "me":
+            return await self._personal(cmd, ref, rest.strip())
         if verb in MANAGEMENT:
             if not cmd.can_manage:
                 raise UsageError(
@@ -200,6 +230,8 @@ class CommandRouter:
                 ".",
             )
             return _reply(message, ephemeral=True)
+        if self._archive is not None:  # what `/briefing story <n>` counts from
+            await self._archive.remember(ref, [i.story_id for i in briefing.items if i.story_id])
         return Reply(briefing=briefing)
 
     async def _manage(self, ref: ChannelRef, verb: str, rest: str) -> Reply:
@@ -248,6 +280,8 @@ class CommandRouter:
             return await self._mute(ref, verb, rest)
         if verb == "mention":
             return await self._mention(ref, rest)
+        if verb == "threads":
+            return await self._threads(ref, rest)
         return Reply(text=await self._settings_text(ref), ephemeral=True)
 
     async def _topics(self, ref: ChannelRef, rest: str) -> Reply:
@@ -322,6 +356,25 @@ class CommandRouter:
             ephemeral=True,
         )
 
+    async def _threads(self, ref: ChannelRef, rest: str) -> Reply:
+        settings = await self._channels.channel(ref)
+        choice = rest.strip().lower()
+        if choice not in {"on", "off"}:
+            state = "on" if settings.threads else "off"
+            return _reply(
+                say(f"Thread mode is {state} here. ", mention("threads", state="on|off"), "."),
+                ephemeral=True,
+            )
+        await self._channels.save_channel(replace(settings, threads=choice == "on"))
+        if choice == "on":
+            text = (
+                "Thread mode on: each scheduled digest posts a short header here, "
+                "and its stories follow in the header's thread."
+            )
+        else:
+            text = "Thread mode off: scheduled digests post their stories in the channel."
+        return Reply(text=text, ephemeral=True)
+
     async def _schedule(self, ref: ChannelRef, rest: str) -> Reply:
         settings = await self._channels.channel(ref)
         if rest.lower() in {"off", "none", "stop"}:
@@ -349,6 +402,18 @@ class CommandRouter:
             await self._on_schedule_change(updated)
         return Reply(text=message, ephemeral=True)
 
+    async def _personal(self, cmd: IncomingCommand, origin: ChannelRef, rest: str) -> Reply:
+        """`/briefing me …`: the user's own digest by direct message (no admin needed)."""
+        if cmd.platform not in personal.DM_PLATFORMS:
+            raise CommandError(personal.NO_DMS)  # before touching the store
+        current = await self._channels.channel(personal.dm_ref(cmd))
+        updated, message = personal.change(cmd, current, await self._channels.channel(origin), rest)
+        if updated is not None:
+            await self._channels.save_channel(updated)
+            if self._on_schedule_change is not None:
+                await self._on_schedule_change(updated)
+        return _reply(message, ephemeral=True)
+
     async def _settings_text(self, ref: ChannelRef) -> str:
         settings = await self._channels.channel(ref)
         feeds = await self._feeds.feeds(ref)
@@ -364,6 +429,7 @@ class CommandRouter:
                 f"• muted words: {', '.join(settings.muted_words) or 'none'}",
                 f"• muted outlets: {', '.join(settings.muted_sources) or 'none'}",
                 f"• digest mention: {mentions.describe(settings.mention)}",
+                f"• thread mode: {'on' if settings.threads else 'off'}",
             ]
         )
 
@@ -373,6 +439,11 @@ def _mutes_text(current: mutes.Mutes) -> str:
         f"Muted words: {', '.join(current.words) or 'none'}\n"
         f"Muted outlets: {', '.join(current.sources) or 'none'}"
     )
+
+
+def _refusal(exc: CommandError) -> Reply:
+    message = exc.say if isinstance(exc, UsageError) else None
+    return Reply(text=str(exc), ephemeral=True, ok=False, say=message)
 
 
 def _reply(message: Say, *, ephemeral: bool) -> Reply:
@@ -385,7 +456,11 @@ def expects_briefing(text: str) -> bool:
     cheap, no I/O: an adapter decides from it whether its placeholder is public."""
     text = " ".join(text.split())
     verb = text.partition(" ")[0].lower()
-    if verb in {"help", "?", "-h", "--help"} or verb in MANAGEMENT or text.lower() == "status":
+    if (
+        verb in {"help", "?", "-h", "--help", "story", "me"}
+        or verb in MANAGEMENT
+        or text.lower() == "status"
+    ):
         return False
     try:
         topic, window = _split_window(text)

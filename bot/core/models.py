@@ -82,6 +82,7 @@ class BriefingItem:
     story_id: int | None = None
     score: float = 0.0
     score_parts: dict[str, float] = field(default_factory=dict)
+    article_count: int = 0  # every article of the story in the window ("Sources (N)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,8 @@ class Briefing:
     late_since: datetime | None = None
     #: Set on scheduled digests of a channel that opted in; on-demand briefings never ping.
     mention: Mention | None = None
+    #: Scheduled digests of a channel in thread mode: a header, the stories in its thread.
+    threaded: bool = False
 
     @property
     def title(self) -> str:
@@ -177,6 +180,22 @@ class Reply:
     #: ``text`` with its command mentions kept as meaning, for adapters to word in
     #: their platform's syntax (``bot.core.usage``); None when ``text`` mentions none.
     say: Say | None = None
+    #: A drill-down into one story; ``text`` then holds its plain-text rendering.
+    story: StoryDetail | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryDetail:
+    """One story opened from a briefing ("Sources (N)", ``/briefing story <n>``): every
+    article (outlet, headline, link, time) and a longer summary drawn across them.
+    ``number`` is the story's place in the channel's last briefing, when known."""
+
+    story_id: int
+    headline: str
+    summary: str
+    articles: tuple[Article, ...]  # oldest first
+    timezone: str = "UTC"
+    number: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +220,9 @@ class ChannelSettings:
     muted_words: tuple[str, ...] = ()  # lower-cased whole words (bot.core.mutes)
     muted_sources: tuple[str, ...] = ()  # lower-cased outlet names
     mention: Mention | None = None  # pinged by each scheduled digest (bot.core.mentions)
+    threads: bool = False  # digests as a header message with the stories in its thread
+    #: A personal digest (``dm:<user>``) follows this channel's feeds, topics and mutes.
+    origin: ChannelRef | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,23 @@ class ChannelStore(Protocol):
     async def save_channel(self, settings: ChannelSettings) -> None: ...
 
 
+class StoryArchive(Protocol):
+    """What the story drill-down reads: the stories a channel was last shown, and one
+    stored story in full. ``remember`` replaces the channel's list (idempotent)."""
+
+    async def remember(self, ref: ChannelRef, story_ids: Sequence[int]) -> None: ...
+
+    async def last_shown(self, ref: ChannelRef) -> Sequence[int]:
+        """Story ids of the channel's last briefing, in the order shown (may be empty)."""
+        ...
+
+    async def story(self, story_id: int) -> Story | None:
+        """The story with every member article, oldest first, its ``summary`` the longer
+        one (up to 6 sentences drawn across members); None once it is gone (pruned,
+        or merged into another story)."""
+        ...
+
+
 class FeedRegistry(Protocol):
     """Feeds a channel subscribes to. ``subscribe`` validates the URL (scheme, SSRF)
     and raises ``CommandError`` with a message fit for the user when it refuses."""

@@ -24,6 +24,7 @@ def _item(item: BriefingItem) -> dict[str, Any]:
         "sources": [[s.name, s.url] for s in item.sources],
         "story_id": item.story_id,
         "score": item.score,
+        "article_count": item.article_count,  # the "Sources (N)" button's N
     }
 
 
@@ -46,6 +47,7 @@ def dumps(briefing: Briefing) -> str:
             "story_count": briefing.story_count,
             "late_since": briefing.late_since.isoformat() if briefing.late_since else None,
             "mention": _mention(briefing.mention),
+            "threaded": briefing.threaded,
         },
         ensure_ascii=False,
     )
@@ -68,6 +70,7 @@ def loads(text: str) -> Briefing:
                 sources=tuple(SourceLink(name, url) for name, url in i["sources"]),
                 story_id=i["story_id"],
                 score=i["score"],
+                article_count=i.get("article_count", 0),
             )
             for i in data["items"]
         ),
@@ -76,4 +79,5 @@ def loads(text: str) -> Briefing:
         story_count=data["story_count"],
         late_since=datetime.fromisoformat(late) if late else None,
         mention=Mention(**data["mention"]) if data.get("mention") else None,
+        threaded=bool(data.get("threaded")),
     )

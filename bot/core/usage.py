@@ -51,6 +51,7 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("briefing", "", (_TOPIC, _SINCE)),
         CommandSpec("help", "help", fixed=(("topic", "help"),)),
         CommandSpec("status", "status", fixed=(("topic", "status"),)),
+        CommandSpec("story", "story", (Arg("n", "n"),), "briefing-story"),
         CommandSpec(
             "subscribe",
             "subscribe",
@@ -127,6 +128,14 @@ COMMANDS: dict[str, CommandSpec] = {
             admin=True,
         ),
         CommandSpec(
+            "threads",
+            "threads",
+            (Arg("state", "on|off"),),
+            "briefing-admin",
+            "threads",
+            admin=True,
+        ),
+        CommandSpec(
             "mention_off",
             "mention off",
             (),
@@ -135,6 +144,13 @@ COMMANDS: dict[str, CommandSpec] = {
             (("off", "True"),),
             admin=True,
         ),
+        CommandSpec(
+            "me",
+            "me",
+            (Arg("when", "when"), Arg("timezone", "time zone", optional=True)),
+            "briefing-me",
+        ),
+        CommandSpec("me_off", "me off", (), "briefing-me", fixed=(("when", "off"),)),
     )
 }
 
@@ -239,7 +255,10 @@ def help_say(window: str, examples: str) -> Say:
         ref(b, topic="ukraine", since="2d"),
         " — both\n• ",
         ref("status"),
-        " — the last digests, the next one, and failing feeds\nChannel settings (admins):\n• ",
+        " — the last digests, the next one, and failing feeds\n• ",
+        ref("story", n=""),
+        " — every article of story n of the last briefing here, and a longer summary"
+        " (the same as its “Sources” button)\nChannel settings (admins):\n• ",
         ref("subscribe", url=""),
         " · ",
         ref("unsubscribe", feed=""),
@@ -268,6 +287,11 @@ def help_say(window: str, examples: str) -> Say:
         " · ",
         ref("mention_off"),
         " — ping a role (Discord), a user group or @here (Slack) with each scheduled digest",
+        "\nJust for you (anyone):\n• ",
+        ref("me", when="", timezone=""),
+        " · ",
+        ref("me_off"),
+        " — your own digest by direct message, from this channel's feeds and topics",
     ]
     return say(*lines)
 

@@ -23,6 +23,7 @@ from bot.ingest.feeds import FeedIngest
 from bot.ingest.pipeline import IngestStats, Pipeline
 from bot.ingest.subscriptions import Subscriptions
 from bot.service.status import channel_status
+from bot.service.stories import StoryArchiveService
 from bot.sources.fetch import FetchResult
 from bot.sources.seeds import SeedResult, read_folder
 from bot.sources.ssrf import Resolver
@@ -73,6 +74,7 @@ class Core:
     subscriptions: Subscriptions
     router: CommandRouter
     executor: ThreadPoolExecutor
+    archive: StoryArchiveService
     schedule_hooks: list[ScheduleHook] = field(default_factory=list)
     resolver: Resolver | None = None
     llm: LLMSummarizer | None = None
@@ -138,22 +140,35 @@ class Core:
         return await self.feed_ingest().fetcher.fetch(url)
 
     async def briefing_for(
-        self, ref: ChannelRef, *, since: datetime | None = None, exclude: set[int] | None = None
+        self,
+        ref: ChannelRef,
+        *,
+        since: datetime | None = None,
+        exclude: set[int] | None = None,
+        remember: bool = False,
     ) -> Briefing:
         """The digest a channel gets now (its time zone, topics, size, mutes, and the
-        mention an admin opted into)."""
+        mention an admin opted into). ``remember`` (a digest about to be posted, not a
+        preview) makes it the briefing `/briefing story <n>` counts from. A personal digest
+        takes the feeds, topics, size and mutes of the channel it follows, as they are now,
+        in the user's time zone."""
         settings = await self.db.channels.channel(ref)
-        feed_ids = await self.db.channels.feed_ids(ref)
+        source = settings
+        if settings.origin is not None:
+            source = await self.db.channels.channel(settings.origin)
+        feed_ids = await self.db.channels.feed_ids(source.ref)
         briefing = await self.briefings.compose(
             timezone=settings.timezone,
             since=since,
-            channel_topics=settings.topics,
-            max_stories=settings.max_stories,
+            channel_topics=source.topics,
+            max_stories=source.max_stories,
             exclude_story_ids=exclude or set(),
             feed_ids=feed_ids or None,
-            mutes=mutes_of(settings),
+            mutes=mutes_of(source),
         )
-        return replace(briefing, mention=settings.mention)
+        if remember and briefing.items:
+            await self.archive.remember(ref, [i.story_id for i in briefing.items if i.story_id])
+        return replace(briefing, mention=settings.mention, threaded=settings.threads)
 
     async def close(self) -> None:
         if self._feed_ingest is not None:
@@ -223,6 +238,7 @@ async def open_core(
         for hook in hooks:
             await hook(channel)
 
+    archive = StoryArchiveService(db, executor)
     router = MeasuredRouter(
         briefings,
         db.channels,
@@ -230,6 +246,7 @@ async def open_core(
         default_window=timedelta(hours=b.window_hours),
         on_schedule_change=on_schedule_change,
         status=channel_status(db),
+        archive=archive,
     )
     core = Core(
         settings,
@@ -239,6 +256,7 @@ async def open_core(
         subscriptions,
         router,
         executor,
+        archive,
         schedule_hooks=hooks,
         resolver=resolver,
         llm=llm,

@@ -41,10 +41,19 @@ class ProcessProbes:
         else:
             self._all_ready.clear()
 
-    async def adapters_ready(self, timeout_s: float) -> bool:
-        """Wait until every adapter serves; False when one still does not after a while."""
+    async def adapters_ready(self, timeout_s: float, stopping: asyncio.Event) -> bool:
+        """Wait until every adapter serves; False when one still does not after a while,
+        or at once when the process starts shutting down."""
         if all(p is None for p in self.adapters.values()):
             return True
+        ready = asyncio.create_task(self._all_ready.wait())
+        stop = asyncio.create_task(stopping.wait())
+        done, pending = await asyncio.wait(
+            {ready, stop}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
+            task.cancel()
+        return ready in done and stop not in done
         try:
             await asyncio.wait_for(self._all_ready.wait(), timeout_s)
         except TimeoutError:

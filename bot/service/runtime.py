@@ -179,7 +179,7 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
             await apply_schedule(hooks, settings.webhooks, core.db.channels)
 
         async def briefing_for(ref: ChannelRef, seen: set[int]) -> Briefing:
-            return await core.briefing_for(ref, exclude=seen)
+            return await core.briefing_for(ref, exclude=seen, remember=True)
 
         outbox = Outbox(core.db, publishers, briefing_for)
         if leads:
@@ -234,7 +234,9 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
             # adapter still down after a while gets its posts retried by the outbox.
             if not leads or not active_scheduler.leader:
                 return
-            await probes.adapters_ready(ADAPTERS_READY_WAIT_S)
+            await probes.adapters_ready(ADAPTERS_READY_WAIT_S, supervisor.stopping)
+            if supervisor.stopping.is_set():
+                return
             try:
                 await lead()
             except Exception:

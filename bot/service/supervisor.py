@@ -116,6 +116,8 @@ class Supervisor:
         self._adapters: list[asyncio.Task[None]] = []
         self._background: list[asyncio.Task[None]] = []
         self._stopped = False
+        #: Set when shutdown begins: work still waiting to start gives up at once.
+        self.stopping = asyncio.Event()
 
     def adapter(
         self, name: str, runner: Runner, on_problem: ProblemHook | None = None
@@ -153,6 +155,7 @@ class Supervisor:
         if self._stopped:
             return
         self._stopped = True
+        self.stopping.set()
         if scheduler is not None:
             await scheduler.stop(GRACE_S)
         await settle(self._background, grace_s=GRACE_S)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, delete, func, insert, or_, select, true, update
@@ -159,6 +159,32 @@ class ArticleRepo:
                 )
             ).scalar_one_or_none()
         return oldest
+
+    async def story(self, story_id: int) -> Story | None:
+        """One story with every member article (body text included), oldest first;
+        None when it no longer exists or has no articles left."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(stories).where(stories.c.id == story_id))).first()
+            if row is None:
+                return None
+            members = [
+                replace(article_from_row(r), text=r.text)
+                for r in await conn.execute(
+                    select(*ARTICLE_COLUMNS, articles.c.text)
+                    .where(articles.c.story_id == story_id)
+                    .order_by(articles.c.published_at, articles.c.id)
+                )
+            ]
+        if not members:
+            return None
+        return Story(
+            id=row.id,
+            title=row.title,
+            summary=row.summary,
+            first_seen=row.first_seen,
+            last_updated=row.last_updated,
+            articles=tuple(members),
+        )
 
     async def without_story(self, since: datetime) -> list[Orphan]:
         """In publication order, ties by link: the order does not depend on which

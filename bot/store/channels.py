@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, select, update
@@ -26,7 +27,17 @@ def _settings(row: object) -> ChannelSettings:
         muted_words=tuple(mutes.get("words", ())),
         muted_sources=tuple(mutes.get("sources", ())),
         mention=_mention(row.mention),  # type: ignore[attr-defined]
+        threads=bool(row.threads),  # type: ignore[attr-defined]
+        origin=_origin(row),
     )
+
+
+def _origin(row: object) -> ChannelRef | None:
+    """The channel a personal digest follows: same platform and workspace as its row."""
+    origin = row.origin  # type: ignore[attr-defined]
+    if not origin:
+        return None
+    return ChannelRef(row.platform, origin, row.workspace)  # type: ignore[attr-defined]
 
 
 def _mention(raw: str | None) -> Mention | None:
@@ -107,10 +118,32 @@ class ChannelRepo:
                     max_stories=settings.max_stories,
                     mutes=_mutes_json(settings),
                     mention=_mention_json(settings.mention),
+                    threads=settings.threads,
+                    origin=settings.origin.channel if settings.origin else None,
                     # An admin saving the channel's settings resumes a paused schedule.
                     paused_reason=None,
                 )
             )
+
+    async def remember_briefing(self, ref: ChannelRef, story_ids: Sequence[int]) -> None:
+        """Keep the story ids of the briefing just shown (`/briefing story <n>` reads them)."""
+        channel_id = await self.row_id(ref)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(channels)
+                .where(channels.c.id == channel_id)
+                .values(last_briefing=json.dumps([int(i) for i in story_ids]))
+            )
+
+    async def last_briefing(self, ref: ChannelRef) -> list[int]:
+        channel_id = await self.row_id(ref)
+        async with self._engine.connect() as conn:
+            raw = (
+                await conn.execute(
+                    select(channels.c.last_briefing).where(channels.c.id == channel_id)
+                )
+            ).scalar()
+        return [int(i) for i in json.loads(raw or "[]")]
 
     async def pause(self, channel_id: int, reason: str) -> None:
         """Stop the channel's digests: a delivery there can never succeed."""

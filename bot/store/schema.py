@@ -153,6 +153,13 @@ channels = Table(
     Column("mutes", Text),
     # Whom each scheduled digest pings, JSON {"kind", "id", "label"} (None: no one).
     Column("mention", Text),
+    # Thread mode: a digest is a header message with the stories in its thread.
+    Column("threads", Boolean),
+    # Story ids of the channel's last briefing, JSON list in the order shown.
+    Column("last_briefing", Text),
+    # A personal digest (channel ``dm:<user>``) follows this channel of the same
+    # platform and workspace: its feeds, topics and mutes (None: an ordinary channel).
+    Column("origin", String(64)),
     UniqueConstraint("platform", "workspace", "channel", name="uq_channels_ref"),
 )
 

@@ -92,7 +92,7 @@ async def test_client_logs_in_and_syncs_both_commands_to_the_dev_guild(
     fake: FakeDiscord, bot: BriefbotClient
 ) -> None:
     commands = {c["name"]: c for c in fake.commands[GUILD_ID]}
-    assert set(commands) == {"briefing", "briefing-admin"}
+    assert set(commands) == {"briefing", "briefing-story", "briefing-admin", "briefing-me"}
     assert [o["name"] for o in commands["briefing"]["options"]] == ["topic", "since"]
     assert not any(o.get("required") for o in commands["briefing"]["options"])
     admin = commands["briefing-admin"]
@@ -107,6 +107,7 @@ async def test_client_logs_in_and_syncs_both_commands_to_the_dev_guild(
         "mute",
         "unmute",
         "mention",
+        "threads",
     }
     # default intents only: no members, presences or message content
     assert fake.identifies[0]["intents"] & ((1 << 1) | (1 << 8) | (1 << 15)) == 0
@@ -328,6 +329,20 @@ def test_admin_ids_come_from_the_chat_section(tmp_path: Path) -> None:
     settings = test_settings(tmp_path, chat={"admin_user_ids": ["42"]})
     options = DiscordOptions.from_env(settings, env={"DISCORD_TOKEN": "t"})
     assert options.admin_user_ids == frozenset({"42"})
+
+
+async def test_thread_mode_is_switched_on_and_off_by_an_admin(
+    fake: FakeDiscord, bot: BriefbotClient, core: Core
+) -> None:
+    on = slash("briefing-admin", [sub("threads", state="on")], permissions=ADMIN_MEMBER)
+    [reply] = await ask(fake, on)
+    assert "Thread mode on" in reply["content"]
+    assert (await core.db.channels.channel(REF)).threads
+    assert (await core.briefing_for(REF)).threaded  # scheduled digests go threaded
+    off = slash("briefing-admin", [sub("threads", state="off")], permissions=ADMIN_MEMBER)
+    [reply] = await ask(fake, off)
+    assert "Thread mode off" in reply["content"]
+    assert not (await core.db.channels.channel(REF)).threads
 
 
 async def test_mute_an_outlet_and_a_word_then_unmute(

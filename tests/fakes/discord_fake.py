@@ -130,6 +130,12 @@ class FakeDiscord:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: Called with each channel post as recorded, before the answer (the kill harness).
     on_post: Callable[[dict[str, Any]], Any] | None = None
+    #: user id -> their DM channel id (POST /users/@me/channels, the same one each time)
+    dm_channels: dict[str, str] = field(default_factory=dict)
+    #: user ids whose DMs refuse the bot: posting there answers 403 / 50007
+    blocked_dms: set[str] = field(default_factory=set)
+    #: thread id (= the id of the message it was started on) -> the thread's channel
+    threads: dict[str, dict[str, Any]] = field(default_factory=dict)
     _nonces: dict[tuple[str, str], tuple[float, dict[str, Any]]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _changed: asyncio.Condition | None = None
@@ -148,6 +154,7 @@ class FakeDiscord:
             )
         api = "/api/v10"
         app.router.add_get(api + "/users/@me", self._me)
+        app.router.add_post(api + "/users/@me/channels", self._open_dm)
         app.router.add_get(api + "/oauth2/applications/@me", self._app_info)
         app.router.add_get(api + "/applications/@me", self._app_info)
         app.router.add_get(api + "/gateway", self._gateway)
@@ -157,6 +164,7 @@ class FakeDiscord:
         app.router.add_post(api + "/interactions/{iid}/{token}/callback", self._callback)
         app.router.add_post(api + "/channels/{cid}/messages", self._channel_post)
         app.router.add_get(api + "/channels/{cid}/messages", self._channel_history)
+        app.router.add_post(api + "/channels/{cid}/messages/{mid}/threads", self._start_thread)
         app.router.add_get("/gateway", self._ws)
         app.router.add_get("/gateway/", self._ws)
         self._runner = web.AppRunner(app)
@@ -408,9 +416,21 @@ class FakeDiscord:
         self.messages.append({"via": "edit", **body})
         return _json(_message(CHANNEL_ID, body))
 
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        """A DM channel with ``recipient_id`` (type 1), stable per user."""
+        body = request[_BODY]
+        user = str((body or {}).get("recipient_id", ""))
+        if not user.isdigit():
+            return _error(400, 50035, "Invalid Form Body")
+        channel = self.dm_channels.setdefault(user, snowflake())
+        recipient = {**HUMAN, "id": user}
+        return _json({"id": channel, "type": 1, "last_message_id": None, "recipients": [recipient]})
+
     async def _channel_post(self, request: web.Request) -> web.Response:
         channel = request.match_info["cid"]
         body = request[_BODY]
+        if any(self.dm_channels.get(u) == channel for u in self.blocked_dms):
+            return _error(403, 50007, "Cannot send messages to this user")
         problems = message_problems(body)
         if problems:
             return self._reject(body, problems)
@@ -429,6 +449,36 @@ class FakeDiscord:
         if self.on_post is not None:
             self.on_post(recorded)
         return _json(message)
+
+    async def _start_thread(self, request: web.Request) -> web.Response:
+        """A public thread on a message; a second one on the same message is refused
+        (400 / 160004), as Discord does. The thread's id is the message's id."""
+        channel, message_id = request.match_info["cid"], request.match_info["mid"]
+        if not any(m["id"] == message_id for m in self.history.get(channel, [])):
+            return _error(404, 10008, "Unknown Message")
+        if message_id in self.threads:
+            return _error(400, 160004, "A thread has already been created for this message")
+        body = request[_BODY]
+        thread = {
+            "id": message_id,
+            "type": 11,
+            "guild_id": str(GUILD_ID),
+            "parent_id": channel,
+            "owner_id": str(BOT_ID),
+            "name": body["name"],
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                "archive_timestamp": "2026-11-25T08:00:00+00:00",
+                "locked": False,
+            },
+        }
+        self.threads[message_id] = thread
+        return _json(thread)
 
     async def _channel_history(self, request: web.Request) -> web.Response:
         """Newest first, at most ``limit`` (default 50, Discord's 1..100)."""

@@ -103,6 +103,11 @@ class FakeSlack:
         self.oauth_codes: dict[str, Workspace] = {}
         self.app_token = "xapp-1-test"
         self.messages: dict[str, list[dict[str, Any]]] = {}
+        #: user id -> the error conversations.open answers for them (a refused DM)
+        self.dm_refused: dict[str, str] = {}
+        #: (channel, parent ts) -> replies in that thread, oldest first; like Slack, a
+        #: reply is not in the channel's history
+        self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
         #: Called with each posted message as stored, before the answer (the kill harness).
         self.on_post: Callable[[dict[str, Any]], Any] | None = None
         self._failures: dict[str, list[list[Any]]] = {}
@@ -257,10 +262,24 @@ class FakeSlack:
             return self._json({"ok": True, "usergroups": groups})
         if method == "chat.postMessage":
             return self._post_message(call)
+        if method == "conversations.open":
+            users = str(call.args.get("users", ""))
+            if not users or "," in users:
+                return self._json({"ok": False, "error": "invalid_arguments"})
+            if users in self.dm_refused:
+                return self._json({"ok": False, "error": self.dm_refused[users]})
+            return self._json({"ok": True, "channel": {"id": "D" + users.removeprefix("U")}})
         if method == "conversations.history":
             channel = str(call.args.get("channel", ""))
             history = list(reversed(self.messages.get(channel, [])))
             return self._json({"ok": True, "messages": history, "has_more": False})
+        if method == "conversations.replies":
+            channel, parent_ts = str(call.args.get("channel", "")), str(call.args.get("ts", ""))
+            parent = [m for m in self.messages.get(channel, []) if m["ts"] == parent_ts]
+            if not parent:
+                return self._json({"ok": False, "error": "thread_not_found"})
+            replies = self.threads.get((channel, parent_ts), [])
+            return self._json({"ok": True, "messages": parent + replies, "has_more": False})
         return self._json({"ok": False, "error": "unknown_method"})
 
     def _post_message(self, call: Call) -> web.Response:
@@ -275,7 +294,15 @@ class FakeSlack:
         message = {"type": "message", "ts": ts, "text": call.args.get("text", "")}
         if call.args.get("metadata"):
             message["metadata"] = call.args["metadata"]
-        self.messages.setdefault(channel, []).append(message)
+        thread_ts = call.args.get("thread_ts")
+        if thread_ts:
+            if not any(m["ts"] == thread_ts for m in self.messages.get(channel, [])):
+                call.args.pop("_ok")
+                return self._json({"ok": False, "error": "thread_not_found"})
+            message["thread_ts"] = str(thread_ts)
+            self.threads.setdefault((channel, str(thread_ts)), []).append(message)
+        else:
+            self.messages.setdefault(channel, []).append(message)
         if self.on_post is not None:
             self.on_post(message)
         return self._json({"ok": True, "channel": channel, "ts": ts, "message": message})
