@@ -1,6 +1,7 @@
 """Story-grouping benchmark: B-cubed and pairwise P/R/F1 against labelled stories.
 
-Input JSONL ``{id, title, text, publisher, time, story}`` (AllSides by default).
+Input JSONL ``{id, title, text, publisher, time, story}``; by default both dev sets,
+AllSides (full articles) and UCI (headlines only), with one configuration.
 Articles are fed to ``StoryGrouper`` one at a time, as the bot would see them:
 sorted by time, ties in a seeded random order (the file lists each story's members
 together, which would flatter a single-pass grouper).
@@ -24,12 +25,20 @@ Finally, story summaries (bot.text.story_summary) against AllSides' neutral roun
 With ``--folds``, a 2-fold check of the one global threshold: tuned on half the
 stories (seeded split), scored on the other half.
 
-Usage: python bench/stories.py [--data PATH] [--records PATH] [--json] [--folds]
+The 10k timing counts this process's CPU time. With ``--baseline FILE`` (another
+checkout's ``bot/text/grouping.py``) it runs that grouper too, alternating with this one
+in the same process (best of 4 each), so the speed ratio survives a busy machine.
+
+A summary table of B-cubed F1 per dataset closes the output.
+
+Usage: python bench/stories.py [--data PATH ...] [--records PATH|none] [--json] [--folds]
+                               [--baseline FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import random
 import sys
@@ -50,8 +59,9 @@ from bot.text.grouping import DEFAULT_THRESHOLD, StoryGrouper  # noqa: E402
 from bot.text.sentences import split_sentences  # noqa: E402
 from bot.text.story_summary import summarize_story  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "stories" / "allsides_dev.jsonl"
-DEFAULT_RECORDS = DEFAULT_DATA.with_name("allsides_story_records.jsonl")
+DATA_DIR = ROOT.parent / "shared" / "data" / "stories"
+DEFAULT_DATA = [DATA_DIR / "allsides_dev.jsonl", DATA_DIR / "uci_titles_dev.jsonl"]
+DEFAULT_RECORDS = DATA_DIR / "allsides_story_records.jsonl"
 Row = dict[str, Any]
 
 
@@ -99,20 +109,22 @@ def run(
     times: Sequence[datetime],
     titles_only: bool = False,
     threshold: float = DEFAULT_THRESHOLD,
+    grouper_class: Any = StoryGrouper,
+    clock: Any = time.perf_counter,
 ) -> Row:
     """Group ``rows`` in time order (seeded tie-break); return quality and speed."""
     tie = list(range(len(rows)))
     random.Random(0).shuffle(tie)
     order = sorted(range(len(rows)), key=lambda i: (times[i], tie[i]))
-    grouper = StoryGrouper(threshold=threshold)
+    grouper = grouper_class(threshold=threshold) if threshold else grouper_class()
     pred = [0] * len(rows)
-    start = time.perf_counter()
+    start = clock()
     for i in order:
         row = rows[i]
         text = "" if titles_only else row.get("text") or ""
         pred[i] = grouper.add(i, row["title"], text, times[i], row.get("publisher", ""))
     grouper.merge()
-    elapsed = time.perf_counter() - start
+    elapsed = clock() - start
     pred = [grouper.resolve(p) for p in pred]
     labels = [r["story"] for r in rows]
     bp, br, bf = bcubed(labels, pred)
@@ -235,44 +247,55 @@ def story_summaries(rows: Sequence[Row], records: Path) -> dict[str, Row]:
     return table
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--records", type=Path, default=DEFAULT_RECORDS)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--big", type=int, default=10_000, help="articles in the timing run")
-    parser.add_argument(
-        "--folds", action="store_true", help="also the 2-fold threshold check (slower)"
-    )
-    args = parser.parse_args(argv)
-    if not args.data.exists():
-        print(f"no data at {args.data}", file=sys.stderr)
-        return 2
-    rows = [json.loads(line) for line in args.data.open(encoding="utf-8") if line.strip()]
+def load_baseline(path: Path) -> Any:
+    """``StoryGrouper`` from another checkout's grouping.py, imported under its own name."""
+    spec = importlib.util.spec_from_file_location("baseline_grouping", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module.StoryGrouper
+
+
+def timing(rows: Sequence[Row], n: int, baseline: Any = None) -> Row:
+    """CPU seconds of this process to group ``n`` replicated articles: best of 4 runs,
+    alternating with the baseline grouper when given (at its own default threshold).
+    CPU time, not wall time, so other jobs on a shared machine weigh less."""
+    big_rows, big_times = replicate(rows, n)
+    clock = time.process_time
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(4 if baseline is not None else 1):
+        ours.append(n / run(big_rows, big_times, clock=clock)["articles_per_s"])
+        if baseline is not None:
+            base = run(big_rows, big_times, threshold=0, grouper_class=baseline, clock=clock)
+            theirs.append(n / base["articles_per_s"])
+    out: Row = {"articles": n, "seconds": min(ours), "articles_per_s": n / min(ours)}
+    if theirs:
+        out["baseline_seconds"] = min(theirs)
+    return out
+
+
+def evaluate(rows: Sequence[Row], folds: bool) -> dict[str, Row]:
+    """The quality rows for one dataset (and the 2-fold check when asked)."""
     real = [_when(r) for r in rows]
     jitter_rng = random.Random(2)
     jittered = [t + timedelta(hours=jitter_rng.uniform(-12, 12)) for t in real]
     same = [real[0]] * len(rows)
-    results = {
+    results: dict[str, Row] = {
         "briefbot": run(rows, real),
         "briefbot_jitter12h": run(rows, jittered),
         "briefbot_timeblind": run(rows, same),
         "titles_only": run(rows, real, titles_only=True),
     }
-    big_rows, big_times = replicate(rows, args.big)
-    big = run(big_rows, big_times)
-    results[f"briefbot_{args.big // 1000}k_48h"] = {
-        "articles": big["articles"],
-        "seconds": big["articles"] / big["articles_per_s"],
-        "articles_per_s": big["articles_per_s"],
-    }
-    summaries = story_summaries(rows, args.records) if args.records.exists() else {}
-    folds = two_fold(rows) if args.folds else []
-    if args.json:
-        extra: Row = {"two_fold": folds} if folds else {}
-        print(json.dumps({**results, "story_summary": summaries, **extra}, indent=2))
-        return 0
-    print(f"data: {args.data} ({len(rows)} articles, {len({r['story'] for r in rows})} stories)")
+    if folds:
+        results["two_fold"] = {"folds": two_fold(rows)}
+    return results
+
+
+def print_dataset(path: Path, rows: Sequence[Row], results: dict[str, Row], big: Row) -> None:
+    print(f"data: {path} ({len(rows)} articles, {len({r['story'] for r in rows})} stories)")
     head = ("system", "B3 P", "B3 R", "B3 F1", "pair P", "pair R", "pair F1", "stories", "art/s")
     print("{:<20} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>8}".format(*head))
     for name, r in results.items():
@@ -283,14 +306,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{r['pairwise_p']:6.3f} {r['pairwise_r']:6.3f} {r['pairwise_f1']:7.3f} "
             f"{r['stories']:7d} {r['articles_per_s']:8.0f}"
         )
-    b = results[f"briefbot_{args.big // 1000}k_48h"]
-    print(
-        f"timing: {b['articles']} articles (replicated, perturbed, one 48 h window) grouped "
-        f"in {b['seconds']:.2f} s = {b['articles_per_s']:.0f} articles/s"
+    line = (
+        f"timing: {big['articles']} articles (replicated, perturbed, one 48 h window) grouped "
+        f"in {big['seconds']:.2f} s CPU = {big['articles_per_s']:.0f} articles/s"
     )
+    if "baseline_seconds" in big:
+        line += (
+            f"; baseline {big['baseline_seconds']:.2f} s in the same run "
+            f"(ratio {big['seconds'] / big['baseline_seconds']:.2f})"
+        )
+    print(line)
+    folds = results.get("two_fold", {}).get("folds", [])
     if folds:
         print(
-            f"\n2-fold over stories (threshold tuned on one half by mean of real and "
+            f"2-fold over stories (threshold tuned on one half by mean of real and "
             f"time-blind B3 F1, default {DEFAULT_THRESHOLD}):"
         )
         print(
@@ -304,15 +333,77 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{f['test_timeblind_f1']:10.3f} {f['test_real_f1_default']:12.3f} "
                 f"{f['test_timeblind_f1_default']:13.3f}"
             )
-    if summaries:
-        print(f"\nstory summaries vs AllSides roundups ({args.records.name}), true groups:")
-        print(f"{'system':<20} {'R-1':>6} {'R-2':>6} {'R-Lsum':>6} {'head R-1':>8} {'chars':>6}")
-        for name, r in summaries.items():
-            print(
-                f"{name:<20} {r['rouge1']:6.2f} {r['rouge2']:6.2f} {r['rougeLsum']:6.2f} "
-                f"{r['headline_rouge1']:8.2f} {r['mean_chars']:6.0f}"
-            )
+    print()
+
+
+def print_summary(table: dict[str, dict[str, Row]]) -> None:
+    """One line per dataset: B-cubed F1 of each run, and the held-out halves."""
+    print(f"summary, B3 F1 (one configuration, threshold {DEFAULT_THRESHOLD}):")
+    print(
+        f"{'data':<22} {'real':>6} {'jitter':>6} {'blind':>6} {'titles':>6} "
+        f"{'fold test real':>15} {'fold test blind':>16}"
+    )
+    for name, results in table.items():
+        folds = results.get("two_fold", {}).get("folds", [])
+        fold_real = " / ".join(f"{f['test_real_f1_default']:.3f}" for f in folds) or "-"
+        fold_blind = " / ".join(f"{f['test_timeblind_f1_default']:.3f}" for f in folds) or "-"
+        print(
+            f"{name:<22} {results['briefbot']['bcubed_f1']:6.3f} "
+            f"{results['briefbot_jitter12h']['bcubed_f1']:6.3f} "
+            f"{results['briefbot_timeblind']['bcubed_f1']:6.3f} "
+            f"{results['titles_only']['bcubed_f1']:6.3f} {fold_real:>15} {fold_blind:>16}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, nargs="+", default=DEFAULT_DATA)
+    parser.add_argument(
+        "--records", type=Path, default=DEFAULT_RECORDS, help="roundups ('none': skip)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--big", type=int, default=10_000, help="articles in the timing run")
+    parser.add_argument(
+        "--folds", action="store_true", help="also the 2-fold threshold check (slower)"
+    )
+    parser.add_argument("--baseline", type=Path, help="another grouping.py to time in the same run")
+    args = parser.parse_args(argv)
+    missing = [p for p in args.data if not p.exists()]
+    if missing:
+        print(f"no data at {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    table: dict[str, dict[str, Row]] = {}
+    out: Row = {}
+    for path in args.data:
+        rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+        results = evaluate(rows, args.folds)
+        big = timing(rows, args.big, baseline)
+        results[f"briefbot_{args.big // 1000}k_48h"] = big
+        summaries = story_summaries(rows, args.records) if args.records.exists() else {}
+        table[path.stem] = results
+        out[path.stem] = {**results, "story_summary": summaries}
+        if not args.json:
+            print_dataset(path, rows, results, big)
+            print_summaries(args.records, summaries)
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print_summary(table)
     return 0
+
+
+def print_summaries(records: Path, summaries: dict[str, Row]) -> None:
+    if not summaries:
+        return
+    print(f"story summaries vs AllSides roundups ({records.name}), true groups:")
+    print(f"{'system':<20} {'R-1':>6} {'R-2':>6} {'R-Lsum':>6} {'head R-1':>8} {'chars':>6}")
+    for name, r in summaries.items():
+        print(
+            f"{name:<20} {r['rouge1']:6.2f} {r['rouge2']:6.2f} {r['rougeLsum']:6.2f} "
+            f"{r['headline_rouge1']:8.2f} {r['mean_chars']:6.0f}"
+        )
+    print()
 
 
 if __name__ == "__main__":

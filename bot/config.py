@@ -116,6 +116,18 @@ class WebSection:
 
 
 @dataclass(frozen=True)
+class ServiceSection:
+    role: str = "all"
+    poll_check_s: float = 60.0
+    leader_check_s: float = 60.0
+    grouping_check_s: float = 10.0
+    grouping_max_wait_s: float = 120.0
+
+
+ROLES = ("all", "worker", "scheduler", "chat")
+
+
+@dataclass(frozen=True)
 class DeliverySection:
     # Test-only: every scheduled channel gets a digest every N seconds instead of its own
     # schedule (the kill test and bench/kill.py). 0 = off; never set it in production.
@@ -133,6 +145,7 @@ class Settings:
     llm: LLMSection = field(default_factory=LLMSection)
     webhooks: WebhooksSection = field(default_factory=WebhooksSection)
     web: WebSection = field(default_factory=WebSection)
+    service: ServiceSection = field(default_factory=ServiceSection)
     delivery: DeliverySection = field(default_factory=DeliverySection)
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -281,6 +294,18 @@ def validate(settings: Settings) -> Settings:
         and settings.slack.api_url.endswith("/"),
         f"[slack] api_url must be an http(s) URL ending in /, got {settings.slack.api_url!r}",
     )
+    v = settings.service
+    _require(
+        v.role in ROLES,
+        f"[service] role must be one of {', '.join(ROLES)}, got {v.role!r}",
+    )
+    _require(
+        v.role == "all" or not url.startswith("sqlite:"),
+        f'[service] role = "{v.role}" needs PostgreSQL: on SQLite one process does it all',
+    )
+    for key in ("poll_check_s", "leader_check_s", "grouping_check_s"):
+        _require(getattr(v, key) >= 0.5, f"[service] {key} must be >= 0.5")
+    _require(v.grouping_max_wait_s >= 0, "[service] grouping_max_wait_s must be >= 0")
     c = settings.chat
     _require(
         0 < c.start_retry_s <= c.start_retry_max_s,

@@ -75,3 +75,20 @@ async def test_a_restarted_process_keeps_growing_the_same_story(core: Core) -> N
     briefing = await core.briefings.compose()
     assert len(briefing.items) == 1
     assert {s.name for s in briefing.items[0].sources} == {"Coast News", "Daily Tide", "Port Post"}
+
+
+async def test_a_restarted_grouper_learns_term_weights_from_the_stored_corpus(core: Core) -> None:
+    old = NOW - timedelta(days=5)  # outside the story window, inside the corpus horizon
+    await core.pipeline.ingest(
+        "feed:1",
+        [
+            draft("a", "Council approves ferry terminal", published_at=old),
+            draft("b", "Wildfire closes the coast road", published_at=old),
+            draft("c", "Harbour plan passes"),
+        ],
+    )
+    core.pipeline._loaded = False  # a restarted process
+    await core.pipeline.ingest("feed:2", [])
+    grouper = core.pipeline._grouper
+    assert grouper.documents == 3  # two old articles observed, one open story loaded
+    assert len(grouper) == 1  # only the open story is a candidate

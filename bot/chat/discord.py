@@ -1,10 +1,11 @@
 """Discord adapter: application commands in, neutral commands to the core, embeds out.
 
-``/briefing [topic] [since]`` is for everyone; ``/briefing-admin …`` manages the
-channel. Discord hides the admin group from members without Manage Channels
-(``default_member_permissions``), but that is only a client-side default a server can
-override, so every command also carries ``can_manage`` computed here from the
-member's resolved permissions and the core refuses management without it.
+``/briefing [topic] [since]`` and ``/briefing-me [when] [timezone]`` (a personal digest
+by DM) are for everyone; ``/briefing-admin …`` manages the channel. Discord hides the
+admin group from members without Manage Channels (``default_member_permissions``), but
+that is only a client-side default a server can override, so every command also carries
+``can_manage`` computed here from the member's resolved permissions and the core
+refuses management without it.
 
 Every handler defers first (the 3-second window) and answers with follow-ups (valid
 15 minutes). The first follow-up takes the defer's visibility, so the command is parsed
@@ -331,9 +332,26 @@ def register_commands(
     async def threads(interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
         await answer(interaction, router, f"threads {state}", admin=True)
 
+    @app_commands.command(name="briefing-me", description="Your own digest by direct message")
+    @app_commands.describe(
+        when="e.g. 'daily 07:30', 'weekdays 08:00', a 5-field cron, or 'off'",
+        timezone="IANA time zone, e.g. Europe/Kyiv",
+    )
+    async def briefing_me(
+        interaction: discord.Interaction, when: str | None = None, timezone: str | None = None
+    ) -> None:
+        await answer(interaction, router, _me_text(when, timezone), admin=False)
+
+    @briefing_me.autocomplete("timezone")
+    async def my_timezone_choices(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return timezone_suggestions(current)
+
     tree.add_command(briefing)
     tree.add_command(story)
     tree.add_command(admin)
+    tree.add_command(briefing_me)
     tree.error(StaleCommands().on_error)
 
 
@@ -342,6 +360,14 @@ def _mute_text(verb: str, words: str | None, source: str | None) -> str:
     if source and source.strip():
         return f"{verb} source {source.strip()}"
     return f"{verb} {(words or '').strip()}".strip()
+
+
+def _me_text(when: str | None, timezone: str | None) -> str:
+    """The text grammar of ``/briefing-me``: ``me [when [tz]]`` (no time zone with off)."""
+    text = f"me {(when or '').strip()}".strip()
+    if text != "me" and timezone and timezone.strip() and text.lower() != "me off":
+        text += f" {timezone.strip()}"
+    return text
 
 
 def _mention_text(role: discord.Role | None, off: bool) -> str:

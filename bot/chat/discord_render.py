@@ -20,8 +20,10 @@ from typing import Any
 import aiohttp
 import discord
 
+from bot.chat.discord_dm import open_dm
 from bot.core.drilldown import when
 from bot.core.models import Briefing, BriefingItem, ChannelRef, StoryDetail
+from bot.core.personal import dm_user
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -444,7 +446,8 @@ class DiscordPublisher:
         In thread mode part 1 is a header, a thread is started on it, and the other
         parts go into that thread (whose id is the header's id).
         """
-        channel = self._channel(ref)
+        user = dm_user(ref)  # a personal digest: `dm:<user>`
+        channel = self._channel(ref) if user is None else await open_dm(self._client, user)
         target = channel
         messages = render_digest(briefing, delivery_key)
         done = await self._already_posted(channel, delivery_key)

@@ -78,6 +78,8 @@ BOT_SCOPES = (
     "channels:history",
     "groups:history",
     "usergroups:read",
+    "im:write",  # conversations.open: personal digests by DM
+    "im:history",  # the crash lookup in those DMs
 )
 APOLOGY = "Sorry, something went wrong while answering /briefing. Please try again in a minute."
 _FALLBACK_TO_RESPOND = {"not_in_channel", "channel_not_found"}

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.drilldown import when
 from bot.core.models import Briefing, BriefingItem, ChannelRef, Mention, SourceLink, StoryDetail
+from bot.core.personal import dm_user
 from bot.delivery.pacing import ChannelPacer
 from bot.errors import DeliveryError
 
@@ -364,6 +365,12 @@ _PERMANENT = {
     "missing_scope",
     "invalid_blocks",
     "msg_blocks_too_long",
+    # a personal digest's user cannot get our direct messages (conversations.open)
+    "cannot_dm_bot",
+    "user_disabled",
+    "user_not_found",
+    "user_not_visible",
+    "messages_tab_disabled",
 }
 
 
@@ -460,6 +467,21 @@ class SlackPublisher:
                 found.setdefault(int(payload.get("part", 0)), str(message.get("ts")))
         return found
 
+    async def _open_dm(self, token: str | None, ref: ChannelRef) -> ChannelRef:
+        """``ref`` itself, or for a personal digest the DM channel ``conversations.open``
+        gives (the same one each time, so the history lookup still finds earlier parts)."""
+        user = dm_user(ref)
+        if user is None:
+            return ref
+        try:
+            response = await self._client.conversations_open(token=token, users=user)
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+            raise delivery_error(exc, f"conversations.open {user}") from exc
+        channel = (response.get("channel") or {}).get("id")
+        if not channel:
+            raise DeliveryError(f"slack: conversations.open {user}: no channel")
+        return replace(ref, channel=str(channel))
+
     async def notify(self, ref: ChannelRef, text: str) -> None:
         """A plain notice (feed health): escaped, no unfurls, no mentions possible."""
         await self._pacer.wait(ref.channel)
@@ -481,6 +503,7 @@ class SlackPublisher:
         """
         messages = render_digest(briefing, self._max_sources)
         token = await self._token(ref)
+        ref = await self._open_dm(token, ref)  # a personal digest: `dm:<user>`
         done = await self._already_posted(token, ref.channel, delivery_key)
         ids: list[str] = []
         thread_ts: str | None = None

@@ -17,7 +17,8 @@ from bot.sources.opml import OpmlFeed, export_opml, parse_opml
 
 
 def _channel_ref(value: str) -> ChannelRef:
-    """``slack:T123:C456``, ``discord:GUILD:CHANNEL``, ``console:NAME`` or a bare id."""
+    """``slack:T123:C456``, ``discord:GUILD:CHANNEL``, ``console:NAME`` or a bare id;
+    ``slack:T123:dm:U789`` is a user's personal digest."""
     parts = value.split(":")
     if len(parts) == 1:
         return ChannelRef("console", parts[0])
@@ -26,7 +27,10 @@ def _channel_ref(value: str) -> ChannelRef:
         raise ConfigError(f"feeds: --channel platform must be console, slack or discord: {value!r}")
     if len(parts) == 2:
         return ChannelRef(platform, parts[1])  # type: ignore[arg-type]
-    return ChannelRef(platform, parts[2], parts[1])  # type: ignore[arg-type]
+    if parts[1] == "dm":  # a personal digest set outside any workspace: discord:dm:<user>
+        return ChannelRef(platform, ":".join(parts[1:]))  # type: ignore[arg-type]
+    # a personal digest's channel is itself `dm:<user>`
+    return ChannelRef(platform, ":".join(parts[2:]), parts[1])  # type: ignore[arg-type]
 
 
 def _iso(feed: FeedInfo) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.config import Settings, load_settings
+from bot.config import ROLES, Settings, load_settings, validate
 from bot.errors import BriefbotError, CommandError, ConfigError
 
 log = logging.getLogger("bot")
@@ -80,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
         "--console",
         action="store_true",
         help="the terminal chat even when stdin is not a terminal (when no tokens are set)",
+    )
+    run.add_argument(
+        "--role",
+        choices=ROLES,
+        default=None,
+        help="what this process does when several share one PostgreSQL database "
+        '(default: [service] role, "all"); see docs/operations.md',
     )
     check = sub.add_parser("check-config", help="validate the config and environment, then exit")
     check.add_argument(
@@ -177,7 +184,7 @@ async def _brief(settings: Settings, args: argparse.Namespace) -> int:
 def _console_wanted(args: argparse.Namespace) -> bool:
     """The terminal chat needs a terminal: with stdin from /dev/null (systemd, docker,
     nohup) `run` is a service that waits for SIGTERM instead of reading EOF and exiting."""
-    if getattr(args, "no_console", False):
+    if getattr(args, "no_console", False) or getattr(args, "role", None) not in (None, "all"):
         return False
     return bool(getattr(args, "console", False)) or sys.stdin.isatty()
 
@@ -185,6 +192,8 @@ def _console_wanted(args: argparse.Namespace) -> bool:
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.service.runtime import run_bot
 
+    if args.role:
+        settings = validate(replace(settings, service=replace(settings.service, role=args.role)))
     await run_bot(settings, console=_console_wanted(args))
     return 0
 

@@ -9,6 +9,7 @@
     topics add|remove <words> · schedule <when> [tz] · schedule off · settings ·
     mute <words> · mute source <outlet> · unmute <words> · unmute source <outlet> ·
     mention <@role|@group|here> · mention off · threads on|off
+    for anyone: me <when> [tz] · me off        a personal digest by direct message
 
 The router never raises for user input: a ``CommandError`` becomes a polite reply, any
 other failure is logged with its traceback and the user gets a short apology.
@@ -22,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.core import drilldown, mentions, mutes
+from bot.core import drilldown, mentions, mutes, personal
 from bot.core.briefing import BriefingService
 from bot.core.feed_added import discovery_lines, summary
 from bot.core.models import ChannelRef, ChannelSettings, FeedInfo, IncomingCommand, Reply
@@ -175,6 +176,8 @@ class CommandRouter:
             return drilldown.reply(await drilldown.by_number(self._archive, settings, number))
         if verb == "status" and not rest and self._status is not None:
             return _reply(say(await self._status(ref)), ephemeral=True)
+        if verb == "me":
+            return await self._personal(cmd, ref, rest.strip())
         if verb in MANAGEMENT:
             if not cmd.can_manage:
                 raise UsageError(
@@ -399,6 +402,18 @@ class CommandRouter:
             await self._on_schedule_change(updated)
         return Reply(text=message, ephemeral=True)
 
+    async def _personal(self, cmd: IncomingCommand, origin: ChannelRef, rest: str) -> Reply:
+        """`/briefing me …`: the user's own digest by direct message (no admin needed)."""
+        if cmd.platform not in personal.DM_PLATFORMS:
+            raise CommandError(personal.NO_DMS)  # before touching the store
+        current = await self._channels.channel(personal.dm_ref(cmd))
+        updated, message = personal.change(cmd, current, await self._channels.channel(origin), rest)
+        if updated is not None:
+            await self._channels.save_channel(updated)
+            if self._on_schedule_change is not None:
+                await self._on_schedule_change(updated)
+        return _reply(message, ephemeral=True)
+
     async def _settings_text(self, ref: ChannelRef) -> str:
         settings = await self._channels.channel(ref)
         feeds = await self._feeds.feeds(ref)
@@ -442,7 +457,7 @@ def expects_briefing(text: str) -> bool:
     text = " ".join(text.split())
     verb = text.partition(" ")[0].lower()
     if (
-        verb in {"help", "?", "-h", "--help", "story"}
+        verb in {"help", "?", "-h", "--help", "story", "me"}
         or verb in MANAGEMENT
         or text.lower() == "status"
     ):

@@ -221,6 +221,8 @@ class ChannelSettings:
     muted_sources: tuple[str, ...] = ()  # lower-cased outlet names
     mention: Mention | None = None  # pinged by each scheduled digest (bot.core.mentions)
     threads: bool = False  # digests as a header message with the stories in its thread
+    #: A personal digest (``dm:<user>``) follows this channel's feeds, topics and mutes.
+    origin: ChannelRef | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,6 +144,13 @@ COMMANDS: dict[str, CommandSpec] = {
             (("off", "True"),),
             admin=True,
         ),
+        CommandSpec(
+            "me",
+            "me",
+            (Arg("when", "when"), Arg("timezone", "time zone", optional=True)),
+            "briefing-me",
+        ),
+        CommandSpec("me_off", "me off", (), "briefing-me", fixed=(("when", "off"),)),
     )
 }
 
@@ -280,6 +287,11 @@ def help_say(window: str, examples: str) -> Say:
         " · ",
         ref("mention_off"),
         " — ping a role (Discord), a user group or @here (Slack) with each scheduled digest",
+        "\nJust for you (anyone):\n• ",
+        ref("me", when="", timezone=""),
+        " · ",
+        ref("me_off"),
+        " — your own digest by direct message, from this channel's feeds and topics",
     ]
     return say(*lines)
 

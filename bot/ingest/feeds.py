@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot import metrics
 from bot.config import Settings
@@ -98,32 +98,56 @@ class FeedIngest:
         backfill: int | None = None,
         progress: Progress | None = None,
         limit: int = 10_000,
+        batch: int | None = None,
     ) -> CycleReport:
+        """Poll the due feeds, leasing them ``batch`` at a time until none is left.
+
+        Small leases share a cycle among processes: each takes the next batch when it
+        is free, rather than the first one to wake leasing every due feed.
+        """
         started = time.monotonic()
         now = now or datetime.now(UTC)
         report = CycleReport()
-        states = await self._db.feeds.lease_due(self._owner, now, limit=limit)
-        by_url = {s.url: s for s in states}
-        report.feeds = len(states)
+        size = batch or max(16, 4 * self._settings.sources.global_concurrency)
+        total = await self._db.feeds.count_due(now) if progress else 0
         done = 0
+        polled: set[int] = set()
         if progress:
-            progress(0, len(states))
-        async for result in self.poller.poll_all(
-            states, concurrency=self._settings.sources.global_concurrency
-        ):
-            state = by_url[result.url]
-            try:
-                with logcontext.bind(feed_id=state.id):
-                    await self._store(state, result, report, backfill)
-            except Exception as exc:  # one feed's trouble never ends the cycle
-                log.exception("ingest: feed_url=%s failed to store", state.url)
-                report.errors.append((state.url, f"store: {exc.__class__.__name__}"))
-                await self._db.feeds.record(
-                    dataclasses.replace(state, last_error=f"store: {exc.__class__.__name__}")
-                )
-            done += 1
-            if progress:
-                progress(done, len(states))
+            progress(0, total)
+        while report.feeds < limit:
+            # The cycle's clock moves on, so a batch leased late gets a full lease.
+            elapsed = timedelta(seconds=time.monotonic() - started)
+            states = await self._db.feeds.lease_due(
+                self._owner, now + elapsed, limit=min(size, limit - report.feeds)
+            )
+            fresh = [s for s in states if s.id not in polled]
+            for state in states:
+                if state.id in polled:  # due again at once (a clock in the future)
+                    await self._db.feeds.record(state)  # releases the lease
+            if not fresh:
+                break
+            states = fresh
+            polled.update(s.id for s in states)
+            report.feeds += len(states)
+            by_url = {s.url: s for s in states}
+            async for result in self.poller.poll_all(
+                states, concurrency=self._settings.sources.global_concurrency
+            ):
+                state = by_url[result.url]
+                try:
+                    with logcontext.bind(feed_id=state.id):
+                        await self._store(state, result, report, backfill)
+                except Exception as exc:  # one feed's trouble never ends the cycle
+                    log.exception("ingest: feed_url=%s failed to store", state.url)
+                    report.errors.append((state.url, f"store: {exc.__class__.__name__}"))
+                    await self._db.feeds.record(
+                        dataclasses.replace(state, last_error=f"store: {exc.__class__.__name__}")
+                    )
+                done += 1
+                if progress:
+                    progress(done, max(total, done))
+        if progress and done < total:  # other workers took the rest
+            progress(done, done)
         report.seconds = time.monotonic() - started
         return report
 

@@ -6,6 +6,12 @@ runs in an executor, one call per batch; the store is written in two transaction
 batch (articles, then stories). One lock keeps the grouper's state consistent with the
 database; if a story write fails, the grouper is rebuilt from the database and the
 articles left without a story are grouped on the next run.
+
+With several processes on one database, only one of them groups: ``owns_grouping``
+(the scheduler leader) says whether this one does. The others store their articles
+without a story, and the owner groups them in ``group_orphans``, so every article is
+matched against one grouper that has seen every story — the same stories one process
+would make. A process that becomes the owner rebuilds its grouper from the database.
 """
 
 from __future__ import annotations
@@ -33,6 +39,12 @@ from bot.text.story_summary import summarize_story
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Term weights for grouping come from the stored corpus: on start-up the grouper counts
+# the stored articles of this many days (at most _DF_ARTICLES, the newest) besides the
+# open stories it resumes, then keeps counting every article it groups.
+_DF_DAYS = 14
+_DF_ARTICLES = 20_000
 
 
 def content_hash(draft: ArticleDraft) -> str:
@@ -81,8 +93,15 @@ class Pipeline:
         summary_chars: int = 600,
         executor: Executor | None = None,
         llm: AsyncSummarizer | None = None,
+        owns_grouping: Callable[[], bool] | None = None,
+        inline_grouping: bool = True,
     ) -> None:
         self._db = db
+        self.owns_grouping: Callable[[], bool] = owns_grouping or (lambda: True)
+        #: False: even the owner leaves new articles to ``group_orphans`` (a stage
+        #: that groups a settled cycle at once, see bot/service/grouping.py).
+        self.inline_grouping = inline_grouping
+        self._owned = True
         self._llm = llm
         self._summarizer = summarizer
         self._new_grouper = grouper_factory
@@ -99,15 +118,48 @@ class Pipeline:
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def _load_grouper(self) -> None:
+    @property
+    def window(self) -> timedelta:
+        """How far back an article may still join a story."""
+        return self._window
+
+    def _owner_now(self) -> bool:
+        """Whether this process groups now; on gaining the role, the grouper is rebuilt
+        (it missed what the previous owner grouped)."""
+        owner = self.owns_grouping()
+        if owner and not self._owned:
+            self._loaded = False
+        self._owned = owner
+        return owner
+
+    async def group_orphans(self) -> int:
+        """The owner's grouping stage: group the stored articles that have no story yet
+        (stored by other processes, or left by a failed run). Returns how many."""
+        async with self._lock:
+            if not self._owner_now():
+                return 0
+            if not self._loaded:
+                return await self._load_grouper()
+            orphans = await self._db.articles.without_story(datetime.now(UTC) - self._window)
+            await self._group([(a.id, a.draft, a.summary) for a in orphans])
+            return len(orphans)
+
+    async def _load_grouper(self) -> int:
         """Resume grouping after a restart: recent stories become candidates again, and
         articles a failed run left without a story are grouped now."""
         if self._loaded:
-            return
+            return 0
         self._grouper = self._new_grouper()
         self._story_ids = {}
-        since = datetime.now(UTC) - self._window
+        now = datetime.now(UTC)
+        since = now - self._window
         rows = await self._db.articles.grouping_rows(since)
+        open_ids = {row.story_id for row in rows}
+        older = await self._db.articles.grouping_rows(now - timedelta(days=_DF_DAYS))
+        corpus = [r for r in older if r.story_id not in open_ids]
+        corpus.sort(key=lambda r: r.published_at)
+        for row in corpus[-_DF_ARTICLES:]:
+            self._grouper.observe(row.title, row.text)
         for row in rows:
             self._grouper.load(
                 row.story_id, row.title, row.text, row.published_at, source=row.source
@@ -119,6 +171,7 @@ class Pipeline:
         if orphans:
             log.info("grouping %d articles left without a story", len(orphans))
             await self._group([(a.id, a.draft, a.summary) for a in orphans])
+        return len(orphans)
 
     # --- summaries -------------------------------------------------------------------
 
@@ -164,7 +217,9 @@ class Pipeline:
         unique = list({d.key: d for d in reversed(drafts)}.values())[::-1]  # first wins
         stats.unchanged += len(drafts) - len(unique)
         async with self._lock:
-            await self._load_grouper()
+            owner = self._owner_now() and self.inline_grouping
+            if owner:
+                await self._load_grouper()
             known = await batch.known_items(self._db.engine, origin, [d.key for d in unique])
             pending: list[tuple[ArticleDraft, str, batch.KnownItem | None]] = []
             for draft in unique:
@@ -196,7 +251,8 @@ class Pipeline:
             stats.new += len(new)
             updated = [w for w in written if w.outcome is SaveOutcome.UPDATED]
             stats.updated += len(updated)
-            await self._group([(w.article_id, w.draft, w.summary) for w in new])
+            if owner:  # else the owner's grouping stage picks them up
+                await self._group([(w.article_id, w.draft, w.summary) for w in new])
             for story_id in {w.story_id for w in updated if w.story_id is not None}:
                 await self._refresh_story(story_id)
         for result in ("new", "updated", "unchanged"):

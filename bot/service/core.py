@@ -149,17 +149,22 @@ class Core:
     ) -> Briefing:
         """The digest a channel gets now (its time zone, topics, size, mutes, and the
         mention an admin opted into). ``remember`` (a digest about to be posted, not a
-        preview) makes it the briefing `/briefing story <n>` counts from."""
+        preview) makes it the briefing `/briefing story <n>` counts from. A personal digest
+        takes the feeds, topics, size and mutes of the channel it follows, as they are now,
+        in the user's time zone."""
         settings = await self.db.channels.channel(ref)
-        feed_ids = await self.db.channels.feed_ids(ref)
+        source = settings
+        if settings.origin is not None:
+            source = await self.db.channels.channel(settings.origin)
+        feed_ids = await self.db.channels.feed_ids(source.ref)
         briefing = await self.briefings.compose(
             timezone=settings.timezone,
             since=since,
-            channel_topics=settings.topics,
-            max_stories=settings.max_stories,
+            channel_topics=source.topics,
+            max_stories=source.max_stories,
             exclude_story_ids=exclude or set(),
             feed_ids=feed_ids or None,
-            mutes=mutes_of(settings),
+            mutes=mutes_of(source),
         )
         if remember and briefing.items:
             await self.archive.remember(ref, [i.story_id for i in briefing.items if i.story_id])

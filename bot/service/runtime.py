@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import suppress
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,7 @@ from bot.delivery.outbox import Outbox
 from bot.delivery.render_text import render_text
 from bot.errors import ConfigError
 from bot.service.core import Core, open_core
+from bot.service.grouping import GroupingStage
 from bot.service.ops import ProcessProbes, status_snapshot, web_options
 from bot.service.scheduler import Scheduler
 from bot.service.stop import run_until_stopped
@@ -135,12 +137,33 @@ async def _start_platforms(
     return runners
 
 
+def duties(role: str) -> tuple[bool, bool, bool]:
+    """What a process of ``role`` does: (polls feeds, may lead, runs chat adapters)."""
+    return role in ("all", "worker"), role in ("all", "scheduler"), role != "worker"
+
+
 async def run_bot(settings: Settings, *, console: bool = True) -> None:
-    """Run until the adapters end, the terminal chat ends, or SIGTERM/SIGINT (service mode)."""
+    """Run until the adapters end, the terminal chat ends, or SIGTERM/SIGINT (service mode).
+
+    ``[service] role`` picks the duties: feed polling, leading (digests, story grouping,
+    pruning) and the chat adapters; "all" does everything, as one process should.
+    """
     # Fail on missing secrets before opening anything.
     list(describe_adapters(settings))
+    service = settings.service
+    polls, leads, chats = duties(service.role)
     core = await open_core(settings)
     leadership = Leadership(core.db.engine)
+    # One grouper for the whole deployment, the leader's; on PostgreSQL it groups each
+    # settled feed cycle at once (bot/service/grouping.py).
+    core.pipeline.owns_grouping = lambda: leadership.is_leader
+    core.pipeline.inline_grouping = core.db.engine.dialect.name != "postgresql"
+    grouping = GroupingStage(
+        core.db,
+        core.pipeline,
+        lambda: leadership.is_leader,
+        max_wait=timedelta(seconds=service.grouping_max_wait_s),
+    )
     scheduler: Scheduler | None = None
     supervisor = Supervisor(Backoff(settings.chat.start_retry_s, settings.chat.start_retry_max_s))
     web_server: WebServer | None = None
@@ -149,8 +172,8 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
     try:
         await core.add_configured_feeds()
         publishers: dict[str, Publisher] = {"console": ConsolePublisher()}
-        runners = await _start_platforms(core, settings, publishers)
-        if settings.webhooks.url_envs:
+        runners = await _start_platforms(core, settings, publishers) if chats else []
+        if settings.webhooks.url_envs and leads:
             hooks = webhook_channels(settings.webhooks, session)
             publishers["webhook"] = hooks
             await apply_schedule(hooks, settings.webhooks, core.db.channels)
@@ -159,21 +182,21 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
             return await core.briefing_for(ref, exclude=seen, remember=True)
 
         outbox = Outbox(core.db, publishers, briefing_for)
-        await leadership.try_acquire()
+        if leads:
+            await leadership.try_acquire()
         scheduler = Scheduler(
             outbox,
             leader=leadership.is_leader,
             test_every_seconds=settings.delivery.test_digest_every_seconds,
         )
-        await core.ingest_seeds()  # before the first command can ask for a briefing
-        scheduler.every(
-            "seeds", settings.sources.seeds_interval_minutes, core.ingest_seeds, start_now=False
-        )
-
-        feeds = core.feed_ingest(pool)
-        feeds.health.notifier = ChannelNotifier(publishers)
-        scheduler.every("feeds", 1.0, feeds.run_once)
-        scheduler.every("prune", 6 * 60.0, core.prune)
+        if polls:
+            await core.ingest_seeds()  # before the first command can ask for a briefing
+            scheduler.every(
+                "seeds", settings.sources.seeds_interval_minutes, core.ingest_seeds, start_now=False
+            )
+            feeds = core.feed_ingest(pool)
+            feeds.health.notifier = ChannelNotifier(publishers)
+            scheduler.every("feeds", service.poll_check_s / 60, feeds.run_once)
         active_scheduler = scheduler
 
         async def lead() -> None:
@@ -183,9 +206,15 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
             await active_scheduler.reconcile(await core.db.channels.scheduled())
 
         async def take_over() -> None:
+            if active_scheduler.leader:  # schedules set through another process
+                await active_scheduler.sync(await core.db.channels.scheduled())
+                return
             await active_scheduler.contend(leadership.try_acquire, lead)
 
-        scheduler.every("leadership", 1.0, take_over, start_now=False)
+        if leads:
+            scheduler.every("prune", 6 * 60.0, core.prune)
+            scheduler.every("leadership", service.leader_check_s / 60, take_over, start_now=False)
+            scheduler.every("grouping", service.grouping_check_s / 60, grouping.run_once)
         core.schedule_hooks.append(scheduler.channel_changed)
         scheduler.start()
         probes = ProcessProbes(core, leadership)
@@ -203,7 +232,7 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
         async def catch_up() -> None:
             # After the adapters serve (a resumed post needs a connected client); an
             # adapter still down after a while gets its posts retried by the outbox.
-            if not active_scheduler.leader:
+            if not leads or not active_scheduler.leader:
                 return
             await probes.adapters_ready(ADAPTERS_READY_WAIT_S, supervisor.stopping)
             if supervisor.stopping.is_set():
@@ -217,7 +246,7 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
         if runners:
             log.info("briefbot running; Ctrl-C to stop")
             await run_until_stopped(supervisor.wait(), signals=(signal.SIGTERM,))
-        elif console:
+        elif console and service.role == "all":
             repl = run_repl(ConsoleHarness(core.router, settings.chat.console_channel))
             await run_until_stopped(repl, signals=(signal.SIGTERM,))
         else:

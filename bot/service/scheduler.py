@@ -75,6 +75,7 @@ class Scheduler:
         self._clock = clock
         self._test_every = test_every_seconds
         self._running: set[asyncio.Task[object]] = set()  # jobs in progress, for stop()
+        self._planned: dict[str, tuple[str, str]] = {}  # digest job id -> (schedule, zone)
         self.aps = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={
@@ -98,12 +99,11 @@ class Scheduler:
             finally:
                 self._untrack()
 
+        # APScheduler adds a job with ``next_run_time=None`` *paused*: without
+        # ``start_now`` the trigger picks the first run, one interval from now.
+        first: dict[str, datetime] = {"next_run_time": self._clock()} if start_now else {}
         self.aps.add_job(
-            guarded,
-            IntervalTrigger(minutes=minutes),
-            id=job_id,
-            replace_existing=True,
-            next_run_time=self._clock() if start_now else None,
+            guarded, IntervalTrigger(minutes=minutes), id=job_id, replace_existing=True, **first
         )
 
     @property
@@ -136,15 +136,34 @@ class Scheduler:
         for settings in wanted.values():
             await self.channel_changed(settings, catch_up=True)
 
+    async def sync(self, channels: list[ChannelSettings]) -> None:
+        """Run periodically by the leader: pick up schedules changed by another process
+        (a `/briefing schedule` answered by a follower). Only jobs whose schedule or time
+        zone changed are replaced, so a job about to fire keeps its run."""
+        if not self._leader or self._outbox is None:
+            return
+        wanted = {digest_job_id(c.ref): c for c in channels if c.schedule}
+        for job in self.aps.get_jobs():
+            if job.id.startswith("digest:") and job.id not in wanted:
+                job.remove()
+                self._planned.pop(job.id, None)
+        for job_id, settings in wanted.items():
+            assert settings.schedule is not None
+            if self._planned.get(job_id) != (settings.schedule, settings.timezone):
+                log.info("scheduler: schedule of channel=%s changed", settings.ref.channel)
+                await self.channel_changed(settings)
+
     async def channel_changed(self, settings: ChannelSettings, catch_up: bool = False) -> None:
         """Add, move or drop one channel's digest job (called when `/briefing schedule` runs)."""
         if not self._leader or self._outbox is None:
             return
         job_id = digest_job_id(settings.ref)
         if not settings.schedule:
+            self._planned.pop(job_id, None)
             if self.aps.get_job(job_id) is not None:
                 self.aps.remove_job(job_id)
             return
+        self._planned[job_id] = (settings.schedule, settings.timezone)  # a bad one too
         trigger: BaseTrigger
         try:
             trigger = test_trigger(self._test_every) if self._test_every else cron_trigger(settings)

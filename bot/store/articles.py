@@ -148,6 +148,18 @@ class ArticleRepo:
             )
             return [article_from_row(r) for r in rows]
 
+    async def oldest_without_story(self, since: datetime) -> datetime | None:
+        """When the longest-waiting article without a story was fetched."""
+        async with self._engine.connect() as conn:
+            oldest: datetime | None = (
+                await conn.execute(
+                    select(func.min(articles.c.fetched_at)).where(
+                        articles.c.story_id.is_(None), articles.c.published_at >= since
+                    )
+                )
+            ).scalar_one_or_none()
+        return oldest
+
     async def story(self, story_id: int) -> Story | None:
         """One story with every member article (body text included), oldest first;
         None when it no longer exists or has no articles left."""
@@ -175,11 +187,18 @@ class ArticleRepo:
         )
 
     async def without_story(self, since: datetime) -> list[Orphan]:
+        """In publication order, ties by link: the order does not depend on which
+        process stored an article first, so neither do the stories grouped from it."""
         async with self._engine.connect() as conn:
             rows = await conn.execute(
                 select(articles)
                 .where(articles.c.story_id.is_(None), articles.c.published_at >= since)
-                .order_by(articles.c.published_at, articles.c.id)
+                .order_by(
+                    articles.c.published_at,
+                    articles.c.canonical_url,
+                    articles.c.title,
+                    articles.c.id,
+                )
             )
             return [
                 Orphan(

@@ -28,7 +28,16 @@ def _settings(row: object) -> ChannelSettings:
         muted_sources=tuple(mutes.get("sources", ())),
         mention=_mention(row.mention),  # type: ignore[attr-defined]
         threads=bool(row.threads),  # type: ignore[attr-defined]
+        origin=_origin(row),
     )
+
+
+def _origin(row: object) -> ChannelRef | None:
+    """The channel a personal digest follows: same platform and workspace as its row."""
+    origin = row.origin  # type: ignore[attr-defined]
+    if not origin:
+        return None
+    return ChannelRef(row.platform, origin, row.workspace)  # type: ignore[attr-defined]
 
 
 def _mention(raw: str | None) -> Mention | None:
@@ -110,6 +119,7 @@ class ChannelRepo:
                     mutes=_mutes_json(settings),
                     mention=_mention_json(settings.mention),
                     threads=settings.threads,
+                    origin=settings.origin.channel if settings.origin else None,
                     # An admin saving the channel's settings resumes a paused schedule.
                     paused_reason=None,
                 )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import String, cast, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.core.models import FeedInfo
 from bot.store.schema import articles, feeds, item_keys
@@ -52,6 +53,15 @@ def _state(row: object) -> FeedState:
         backfill=row.backfill,  # type: ignore[attr-defined]
         failing_since=row.failing_since,  # type: ignore[attr-defined]
         alert_state=row.alert_state,  # type: ignore[attr-defined]
+    )
+
+
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Not gone, due by ``now``, and not leased by a live worker."""
+    return (
+        feeds.c.gone.is_(False),
+        or_(feeds.c.next_fetch_at.is_(None), feeds.c.next_fetch_at <= now),
+        or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now),
     )
 
 
@@ -140,6 +150,34 @@ class FeedRepo:
                 for r in rows
             ]
 
+    async def count_due(self, now: datetime) -> int:
+        """How many feeds are due and not leased (a progress bar's total)."""
+        async with self._engine.connect() as conn:
+            return int(
+                (
+                    await conn.execute(select(func.count()).select_from(feeds).where(*_due(now)))
+                ).scalar_one()
+            )
+
+    async def polling(self, now: datetime) -> bool:
+        """Whether a cycle is under way: a feed is due, or leased by a live worker."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(feeds.c.id)
+                    .where(
+                        feeds.c.gone.is_(False),
+                        or_(
+                            feeds.c.next_fetch_at.is_(None),
+                            feeds.c.next_fetch_at <= now,
+                            feeds.c.lease_until >= now,
+                        ),
+                    )
+                    .limit(1)
+                )
+            ).first()
+        return row is not None
+
     async def lease_due(
         self, owner: str, now: datetime, limit: int = 100, lease_s: float = 300.0
     ) -> list[FeedState]:
@@ -151,11 +189,7 @@ class FeedRepo:
         token = f"{owner}/{uuid.uuid4().hex[:12]}"
         due = (
             select(feeds.c.id)
-            .where(
-                feeds.c.gone.is_(False),
-                or_(feeds.c.next_fetch_at.is_(None), feeds.c.next_fetch_at <= now),
-                or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now),
-            )
+            .where(*_due(now))
             .order_by(feeds.c.next_fetch_at.is_not(None), feeds.c.next_fetch_at, feeds.c.id)
             .limit(limit)
         )

@@ -157,6 +157,9 @@ channels = Table(
     Column("threads", Boolean),
     # Story ids of the channel's last briefing, JSON list in the order shown.
     Column("last_briefing", Text),
+    # A personal digest (channel ``dm:<user>``) follows this channel of the same
+    # platform and workspace: its feeds, topics and mutes (None: an ordinary channel).
+    Column("origin", String(64)),
     UniqueConstraint("platform", "workspace", "channel", name="uq_channels_ref"),
 )
 

@@ -38,14 +38,14 @@ def test_invite_url_asks_for_both_scopes_and_only_the_posting_permissions() -> N
 
 async def test_sync_uploads_commands_globally(fake: FakeDiscord) -> None:
     names = await sync_commands(DiscordOptions(token=TOKEN))
-    assert sorted(names) == ["briefing", "briefing-admin", "briefing-story"]
+    assert sorted(names) == ["briefing", "briefing-admin", "briefing-me", "briefing-story"]
     assert sorted(c["name"] for c in fake.commands[None]) == sorted(names)
     assert fake.calls("PUT", f"/applications/{APP_ID}/commands")
 
 
 async def test_sync_to_one_guild_for_development(fake: FakeDiscord) -> None:
     names = await sync_commands(DiscordOptions(token=TOKEN), guild_id=GUILD_ID)
-    assert sorted(names) == ["briefing", "briefing-admin", "briefing-story"]
+    assert sorted(names) == ["briefing", "briefing-admin", "briefing-me", "briefing-story"]
     assert None not in fake.commands
     assert sorted(c["name"] for c in fake.commands[GUILD_ID]) == sorted(names)
 
@@ -72,7 +72,7 @@ async def test_cli_commands_print_what_a_user_needs(
     fake: FakeDiscord, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert await cmd_sync(DiscordOptions(token=TOKEN), guild_id=GUILD_ID) == 0
-    assert f"Synced 3 commands in guild {GUILD_ID}" in capsys.readouterr().out
+    assert f"Synced 4 commands in guild {GUILD_ID}" in capsys.readouterr().out
     assert await cmd_invite(DiscordOptions(token="", application_id=APP_ID)) == 0
     assert capsys.readouterr().out.strip() == invite_url(APP_ID)
 
@@ -85,7 +85,7 @@ async def test_cli_entry_points_read_settings_and_environment(
     with_id = test_settings(tmp_path, discord={"application_id": "42"})
     assert await sync_command(plain, [str(GUILD_ID)], env) == 0
     names = sorted(c["name"] for c in fake.commands[GUILD_ID])
-    assert names == ["briefing", "briefing-admin", "briefing-story"]
+    assert names == ["briefing", "briefing-admin", "briefing-me", "briefing-story"]
     assert await sync_command(plain, [], env) == 0
     assert None in fake.commands
     capsys.readouterr()

@@ -92,7 +92,7 @@ async def test_client_logs_in_and_syncs_both_commands_to_the_dev_guild(
     fake: FakeDiscord, bot: BriefbotClient
 ) -> None:
     commands = {c["name"]: c for c in fake.commands[GUILD_ID]}
-    assert set(commands) == {"briefing", "briefing-story", "briefing-admin"}
+    assert set(commands) == {"briefing", "briefing-story", "briefing-admin", "briefing-me"}
     assert [o["name"] for o in commands["briefing"]["options"]] == ["topic", "since"]
     assert not any(o.get("required") for o in commands["briefing"]["options"])
     admin = commands["briefing-admin"]

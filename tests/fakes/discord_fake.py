@@ -130,6 +130,10 @@ class FakeDiscord:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: Called with each channel post as recorded, before the answer (the kill harness).
     on_post: Callable[[dict[str, Any]], Any] | None = None
+    #: user id -> their DM channel id (POST /users/@me/channels, the same one each time)
+    dm_channels: dict[str, str] = field(default_factory=dict)
+    #: user ids whose DMs refuse the bot: posting there answers 403 / 50007
+    blocked_dms: set[str] = field(default_factory=set)
     #: thread id (= the id of the message it was started on) -> the thread's channel
     threads: dict[str, dict[str, Any]] = field(default_factory=dict)
     _nonces: dict[tuple[str, str], tuple[float, dict[str, Any]]] = field(default_factory=dict)
@@ -150,6 +154,7 @@ class FakeDiscord:
             )
         api = "/api/v10"
         app.router.add_get(api + "/users/@me", self._me)
+        app.router.add_post(api + "/users/@me/channels", self._open_dm)
         app.router.add_get(api + "/oauth2/applications/@me", self._app_info)
         app.router.add_get(api + "/applications/@me", self._app_info)
         app.router.add_get(api + "/gateway", self._gateway)
@@ -411,9 +416,21 @@ class FakeDiscord:
         self.messages.append({"via": "edit", **body})
         return _json(_message(CHANNEL_ID, body))
 
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        """A DM channel with ``recipient_id`` (type 1), stable per user."""
+        body = request[_BODY]
+        user = str((body or {}).get("recipient_id", ""))
+        if not user.isdigit():
+            return _error(400, 50035, "Invalid Form Body")
+        channel = self.dm_channels.setdefault(user, snowflake())
+        recipient = {**HUMAN, "id": user}
+        return _json({"id": channel, "type": 1, "last_message_id": None, "recipients": [recipient]})
+
     async def _channel_post(self, request: web.Request) -> web.Response:
         channel = request.match_info["cid"]
         body = request[_BODY]
+        if any(self.dm_channels.get(u) == channel for u in self.blocked_dms):
+            return _error(403, 50007, "Cannot send messages to this user")
         problems = message_problems(body)
         if problems:
             return self._reject(body, problems)

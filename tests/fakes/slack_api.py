@@ -103,6 +103,8 @@ class FakeSlack:
         self.oauth_codes: dict[str, Workspace] = {}
         self.app_token = "xapp-1-test"
         self.messages: dict[str, list[dict[str, Any]]] = {}
+        #: user id -> the error conversations.open answers for them (a refused DM)
+        self.dm_refused: dict[str, str] = {}
         #: (channel, parent ts) -> replies in that thread, oldest first; like Slack, a
         #: reply is not in the channel's history
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -260,6 +262,13 @@ class FakeSlack:
             return self._json({"ok": True, "usergroups": groups})
         if method == "chat.postMessage":
             return self._post_message(call)
+        if method == "conversations.open":
+            users = str(call.args.get("users", ""))
+            if not users or "," in users:
+                return self._json({"ok": False, "error": "invalid_arguments"})
+            if users in self.dm_refused:
+                return self._json({"ok": False, "error": self.dm_refused[users]})
+            return self._json({"ok": True, "channel": {"id": "D" + users.removeprefix("U")}})
         if method == "conversations.history":
             channel = str(call.args.get("channel", ""))
             history = list(reversed(self.messages.get(channel, [])))

@@ -221,6 +221,76 @@ def test_merge_leaves_full_article_stories_alone() -> None:
     assert len(g) == before
 
 
+def _filler(prefix: str, n: int = 24) -> str:
+    """``n`` distinct made-up words: enough features to make a full article."""
+    return " ".join(f"{prefix}{i}x" for i in range(n))
+
+
+def test_names_in_running_text_weigh_more_than_plain_words() -> None:
+    story = "Residents said the mayor, Alice Hart, opened the bridge after long repairs today."
+    probe = "Commuters thanked Hart at the station and praised the quick work on it."
+
+    def score(lower: bool) -> float:
+        g = StoryGrouper()
+        fix = str.lower if lower else str
+        key = g.add(0, "", fix(story), T0, "a")
+        return g.similarity(key, "", fix(probe))
+
+    assert score(lower=False) > score(lower=True)
+
+
+def test_title_case_headlines_get_no_name_weight() -> None:
+    headline = "Fed Official Says Weak Data Caused By Weather, Not Slowing Economy"
+    g = StoryGrouper()
+    key = g.add(0, headline, "", T0, "a")
+    assert g.similarity(key, headline.lower(), "") == pytest.approx(1.0)
+
+
+def test_observed_corpus_lowers_the_weight_of_common_words() -> None:
+    story, probe = "Harbour council votes on ferries", "Harbour traffic slows in fog"
+    fresh = StoryGrouper()
+    key = fresh.add(0, story, "", T0, "a")
+    seeded = StoryGrouper()
+    for i in range(200):
+        seeded.observe(f"Harbour note {i}", "")
+    assert seeded.documents == 200
+    key2 = seeded.add(0, story, "", T0, "a")
+    assert seeded.similarity(key2, probe, "") < fresh.similarity(key, probe, "")
+    assert seeded.documents == 201
+
+
+def test_an_article_close_to_several_stories_needs_a_clear_margin() -> None:
+    shared = _filler("s", 12)
+    first, second = f"{shared} {_filler('a')}", f"{shared} {_filler('b')}"
+    probe = f"{shared} {_filler('a', 6)} {_filler('b', 4)}"
+    scout = StoryGrouper()
+    a = scout.add(0, "", first, T0, "x")
+    rival = scout.similarity(scout.add(1, "", second, T0, "y"), "", probe)
+    own = scout.similarity(a, "", probe)
+    assert 0 < rival < own
+    # A threshold just below the probe's score: it joins when its story stands alone...
+    threshold = own - 0.01 * rival
+    alone = StoryGrouper(threshold=threshold)
+    key = alone.add(0, "", first, T0, "x")
+    alone.observe("", second)  # the same term weights as in the crowded run
+    assert alone.add(2, "", probe, T0, "z") == key
+    # ...and starts its own story when a second, similar story is open too.
+    crowded = StoryGrouper(threshold=threshold)
+    key = crowded.add(0, "", first, T0, "x")
+    crowded.add(1, "", second, T0, "y")
+    assert crowded.add(2, "", probe, T0, "z") not in (key, key + 1)
+
+
+def test_a_story_cannot_drift_away_from_its_first_article() -> None:
+    g = StoryGrouper(threshold=0.01)
+    first = g.add(0, "", f"{_filler('p')} {_filler('q')}", T0, "a")
+    assert g.add(1, "", f"{_filler('q')} {_filler('r', 6)}", T0, "b") == first
+    # Shares words with the second member only: a walk across the topic, not the event.
+    walk = f"{_filler('r', 6)} {_filler('r', 6)} {_filler('t', 20)}"
+    assert g.similarity(first, "", walk) > 0.01
+    assert g.add(2, "", walk, T0, "c") != first
+
+
 def test_pruning_forgets_merges_into_pruned_stories() -> None:
     grouper = StoryGrouper(window_hours=48)
     old = grouper.add(0, ARTICLES[0][0], ARTICLES[0][1], T0, "Reuters")
