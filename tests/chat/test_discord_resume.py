@@ -6,21 +6,19 @@ loopback fake that forgets nonces after its window, like Discord."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 import aiohttp
 import pytest
 
-from bot.chat.discord import DiscordOptions, build_discord_client
-from bot.chat.discord_render import DiscordPublisher, find_marker, render_briefing
+from bot.chat.discord_render import find_marker, render_briefing
 from bot.core.models import Briefing, ChannelRef, ChannelSettings
 from bot.delivery.outbox import Outbox
 from bot.service.core import Core
+from tests.chat.conftest import Restart
 from tests.chat.test_discord_render import briefing, item
-from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, TOKEN, FakeDiscord
+from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, FakeDiscord
 
 REF = ChannelRef("discord", str(CHANNEL_ID), str(GUILD_ID))
 KEY = "discord:333:444:2026-12-04T08:00Z"
@@ -42,24 +40,6 @@ def clock(fake: FakeDiscord) -> Clock:
     tick = Clock()
     fake.clock = tick
     return tick
-
-
-Restart = Callable[[], Awaitable[DiscordPublisher]]
-
-
-@pytest.fixture
-async def restart(fake: FakeDiscord, core: Core) -> AsyncIterator[Restart]:
-    """A new process's publisher: its own logged-in client (a killed process's client
-    dies with it, request locks and all)."""
-    async with contextlib.AsyncExitStack() as stack:
-
-        async def start() -> DiscordPublisher:
-            client = build_discord_client(core.router, DiscordOptions(token=TOKEN))
-            await stack.enter_async_context(client)
-            await client.login(TOKEN)
-            return DiscordPublisher(client)
-
-        yield start
 
 
 def posts(fake: FakeDiscord) -> list[dict[str, Any]]:

@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat.discord import DiscordOptions, build_discord_client
-from bot.chat.discord_render import DiscordPublisher, find_marker
+from bot.chat.discord_render import find_marker
 from bot.chat.slack_render import SlackPublisher
 from bot.core.models import Briefing, ChannelRef, ChannelSettings, IncomingCommand, Mention
 from bot.delivery.outbox import Outbox
 from bot.service.core import Core
+from tests.chat.conftest import Restart
 from tests.chat.test_discord_render import briefing, item
-from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, TOKEN, FakeDiscord
+from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, FakeDiscord
 from tests.fakes.slack_api import FakeSlack
 
 SLACK_TOKEN = "xoxb-threads-test"
@@ -46,23 +46,6 @@ def slack_publisher(slack: FakeSlack) -> SlackPublisher:
     return SlackPublisher(
         AsyncWebClient(token=SLACK_TOKEN, base_url=slack.api_url), post_interval=0
     )
-
-
-Restart = Callable[[], Awaitable[DiscordPublisher]]
-
-
-@pytest.fixture
-async def restart(fake: FakeDiscord, core: Core) -> AsyncIterator[Restart]:
-    """A new process's Discord publisher (a killed process's client dies with it)."""
-    async with contextlib.AsyncExitStack() as stack:
-
-        async def start() -> DiscordPublisher:
-            client = build_discord_client(core.router, DiscordOptions(token=TOKEN))
-            await stack.enter_async_context(client)
-            await client.login(TOKEN)
-            return DiscordPublisher(client)
-
-        yield start
 
 
 async def crash_on_post(hookable: Any, task: asyncio.Task[Any], nth: int) -> None:
