@@ -129,12 +129,17 @@ class Scheduler:
         """Make digest jobs match the table; post a slot missed while down (within grace)."""
         if not self._leader or self._outbox is None:
             return
+        for settings in self._keep_only(channels).values():
+            await self.channel_changed(settings, catch_up=True)
+
+    def _keep_only(self, channels: list[ChannelSettings]) -> dict[str, ChannelSettings]:
+        """Drop the digest jobs of channels no longer scheduled; the wanted ones by job id."""
         wanted = {digest_job_id(c.ref): c for c in channels if c.schedule}
         for job in self.aps.get_jobs():
             if job.id.startswith("digest:") and job.id not in wanted:
                 job.remove()
-        for settings in wanted.values():
-            await self.channel_changed(settings, catch_up=True)
+                self._planned.pop(job.id, None)
+        return wanted
 
     async def sync(self, channels: list[ChannelSettings]) -> None:
         """Run periodically by the leader: pick up schedules changed by another process
@@ -142,12 +147,7 @@ class Scheduler:
         zone changed are replaced, so a job about to fire keeps its run."""
         if not self._leader or self._outbox is None:
             return
-        wanted = {digest_job_id(c.ref): c for c in channels if c.schedule}
-        for job in self.aps.get_jobs():
-            if job.id.startswith("digest:") and job.id not in wanted:
-                job.remove()
-                self._planned.pop(job.id, None)
-        for job_id, settings in wanted.items():
+        for job_id, settings in self._keep_only(channels).items():
             assert settings.schedule is not None
             if self._planned.get(job_id) != (settings.schedule, settings.timezone):
                 log.info("scheduler: schedule of channel=%s changed", settings.ref.channel)
