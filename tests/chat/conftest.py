@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.discord import DiscordOptions, build_discord_client
 from bot.chat.discord_render import DiscordPublisher
 from bot.service.core import Core
 from tests.fakes.discord_fake import TOKEN, FakeDiscord
-from tests.fakes.slack_api import ARTICLES
+from tests.fakes.slack_api import ARTICLES, FakeSlack
+
+SLACK_TOKEN = "xoxb-chat-test"
 
 
 @pytest.fixture
@@ -23,6 +27,20 @@ async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
         yield server
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    """A fake Slack Web API on loopback with one workspace, T1, whose bot token is
+    ``SLACK_TOKEN``."""
+    async with FakeSlack() as server:
+        server.add_workspace("T1", SLACK_TOKEN)
+        yield server
+
+
+def slack_web(slack: FakeSlack, **options: Any) -> AsyncWebClient:
+    """A real Slack Web client for workspace T1 of ``slack``."""
+    return AsyncWebClient(token=SLACK_TOKEN, base_url=slack.api_url, **options)
 
 
 @pytest.fixture

@@ -4,11 +4,6 @@ admin sets it again; a transient failure does neither. Real clients, loopback fa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.chat.discord import DiscordOptions, build_discord_client
 from bot.chat.discord_render import DiscordPublisher
 from bot.chat.slack_render import SlackPublisher
@@ -16,19 +11,12 @@ from bot.core.models import Briefing, ChannelRef, ChannelSettings
 from bot.core.ports import Publisher
 from bot.delivery.outbox import Outbox
 from bot.service.core import Core
+from tests.chat.conftest import slack_web
 from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, TOKEN, FakeDiscord
 from tests.fakes.slack_api import FakeSlack
 
-SLACK_TOKEN = "xoxb-dead-test"
 SLACK_REF = ChannelRef("slack", "CGONE", "T1")
 DISCORD_REF = ChannelRef("discord", str(CHANNEL_ID), str(GUILD_ID))
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        fake.add_workspace("T1", SLACK_TOKEN)
-        yield fake
 
 
 async def _outbox(core: Core, publishers: dict[str, Publisher]) -> Outbox:
@@ -51,7 +39,7 @@ async def _schedule(core: Core, ref: ChannelRef) -> int:
 async def test_slack_channel_not_found_is_dead_and_pauses_the_schedule(
     core: Core, slack: FakeSlack
 ) -> None:
-    client = AsyncWebClient(token=SLACK_TOKEN, base_url=slack.api_url)
+    client = slack_web(slack)
     outbox = await _outbox(core, {"slack": SlackPublisher(client, post_interval=0)})
     channel_id = await _schedule(core, SLACK_REF)
     slack.fail_next("chat.postMessage", error="channel_not_found")
@@ -75,7 +63,7 @@ async def test_slack_channel_not_found_is_dead_and_pauses_the_schedule(
 
 
 async def test_a_slack_server_error_is_failed_not_dead(core: Core, slack: FakeSlack) -> None:
-    client = AsyncWebClient(token=SLACK_TOKEN, base_url=slack.api_url, retry_handlers=[])
+    client = slack_web(slack, retry_handlers=[])
     outbox = await _outbox(core, {"slack": SlackPublisher(client, post_interval=0)})
     outbox._max_attempts = 2
     await _schedule(core, SLACK_REF)

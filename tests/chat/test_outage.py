@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.discord import DiscordOptions, build_discord_client
 from bot.chat.discord_render import DiscordPublisher
@@ -18,20 +17,13 @@ from bot.core.ports import Publisher
 from bot.delivery.outbox import Outbox, slot_for
 from bot.service.core import Core
 from bot.service.scheduler import Scheduler
+from tests.chat.conftest import slack_web
 from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, TOKEN, FakeDiscord
 from tests.fakes.slack_api import FakeSlack
 
-SLACK_TOKEN = "xoxb-outage-test"
 SLACK_REF = ChannelRef("slack", "CNEWS", "T1")
 DISCORD_REF = ChannelRef("discord", str(CHANNEL_ID), str(GUILD_ID))
 HOURLY = "0 * * * *"
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        fake.add_workspace("T1", SLACK_TOKEN)
-        yield fake
 
 
 @pytest.fixture
@@ -41,7 +33,7 @@ async def publishers(
     client = build_discord_client(news_core.router, DiscordOptions(token=TOKEN))
     async with client:
         await client.login(TOKEN)
-        slack_client = AsyncWebClient(token=SLACK_TOKEN, base_url=slack.api_url)
+        slack_client = slack_web(slack)
         yield {
             "slack": SlackPublisher(slack_client, post_interval=0),
             "discord": DiscordPublisher(client),

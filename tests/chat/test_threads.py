@@ -7,24 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
-
-import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.discord_render import find_marker
 from bot.chat.slack_render import SlackPublisher
 from bot.core.models import Briefing, ChannelRef, ChannelSettings, IncomingCommand, Mention
 from bot.delivery.outbox import Outbox
 from bot.service.core import Core
-from tests.chat.conftest import Restart
+from tests.chat.conftest import Restart, slack_web
 from tests.chat.test_discord_render import briefing, item
 from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, FakeDiscord
 from tests.fakes.slack_api import FakeSlack
 
-SLACK_TOKEN = "xoxb-threads-test"
 SLACK_REF = ChannelRef("slack", "CTHREAD", "T1")
 DISCORD_REF = ChannelRef("discord", str(CHANNEL_ID), str(GUILD_ID))
 KEY = "slot-key-2026-12-04T08:00Z"
@@ -35,17 +30,8 @@ def threaded(stories: int = 25) -> Briefing:
     return replace(briefing([item(n) for n in range(stories)]), threaded=True)
 
 
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        fake.add_workspace("T1", SLACK_TOKEN)
-        yield fake
-
-
 def slack_publisher(slack: FakeSlack) -> SlackPublisher:
-    return SlackPublisher(
-        AsyncWebClient(token=SLACK_TOKEN, base_url=slack.api_url), post_interval=0
-    )
+    return SlackPublisher(slack_web(slack), post_interval=0)
 
 
 async def crash_on_post(hookable: Any, task: asyncio.Task[Any], nth: int) -> None:
