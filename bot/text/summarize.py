@@ -279,35 +279,42 @@ class ExtractiveSummarizer:
         """Per-sentence scores and the sentence cosine-similarity matrix (all sentences)."""
         if not sentences:
             return np.zeros(0), np.zeros((0, 0))
-        scores, sims = self._score(title, sentences, [len(s.split()) for s in sentences])
-        return np.asarray(scores), sims
+        scores, gram = self._score(title, sentences, [len(s.split()) for s in sentences])
+        n = len(sentences)
+        return np.asarray(scores), np.asarray(gram)[:n, :n]
 
     def _select(self, title: str, sentences: Sequence[str], words: list[int]) -> list[int]:
         lengths = [len(s) for s in sentences]
         if len(sentences) <= 1:
             return [0] if lengths and lengths[0] <= self.max_chars else []
-        scores, sims = self._score(title, sentences, words)
-        return self._pick(scores, sims, lengths)
+        scores, gram = self._score(title, sentences, words)
+        return self._pick(scores, gram, lengths)
 
     def _score(
         self, title: str, sentences: Sequence[str], words: list[int]
-    ) -> tuple[list[float], np.ndarray]:
+    ) -> tuple[list[float], list[list[float]]]:
+        """Scores, and ``_article_cosines`` as lists (row and column n: the title).
+
+        On n <= window (10) sentences numpy's per-call overhead, not arithmetic, is the
+        cost, so everything after the cosines works on one ``tolist()`` of them.
+        """
         w = self.weights
         n = len(sentences)
         # Every cosine at once: sentence-sentence, and sentence-title in row n.
-        gram = _article_cosines(sentences, title)
-        sims = gram[:n, :n]
+        gram: list[list[float]] = _article_cosines(sentences, title).tolist()
+        rows = gram[:n]
         # PacSum: keep edges above a floor between min and max, then weigh edges to
         # later sentences (forward) for and edges to earlier ones (backward) against.
         # Similarities are >= 0 and the diagonal is 0, so the minimum is 0.
-        edges = sims - w.edge_floor * float(sims.max())
-        np.maximum(edges, 0.0, out=edges)
-        upper = _upper_mask(n)
-        central_arr = np.einsum("ij,ij->i", edges, upper)
+        floor = w.edge_floor * max([max(row[:n]) for row in rows])
+        central = [
+            sum([v - floor for v in row[i + 1 : n] if v > floor]) for i, row in enumerate(rows)
+        ]
         if w.backward:
-            central_arr += w.backward * np.einsum("ij,ji->i", edges, upper)
-        # n <= window (10) values: plain floats beat more numpy calls from here on.
-        central = central_arr.tolist()
+            central = [
+                c + w.backward * sum([v - floor for v in row[:i] if v > floor])
+                for i, (c, row) in enumerate(zip(central, rows, strict=True))
+            ]
         low = min(central)
         spread = max(central) - low
         scale = w.centrality / spread if spread > 0 else 0.0
@@ -316,16 +323,18 @@ class ExtractiveSummarizer:
         scores = [
             t * w.title + p + (c - low) * scale - (0.5 if k < short else 0.3 if k > long else 0.0)
             for t, p, c, k in zip(
-                gram[n, :n].tolist(),
+                gram[n][:n],
                 _prior(w.position, w.position_decay, n),
                 central,
                 words,
                 strict=True,
             )
         ]
-        return scores, sims
+        return scores, gram
 
-    def _pick(self, scores: list[float], sims: np.ndarray, lengths: Sequence[int]) -> list[int]:
+    def _pick(
+        self, scores: list[float], sims: list[list[float]], lengths: Sequence[int]
+    ) -> list[int]:
         chosen: list[int] = []
         used = 0
         # Best first; ties keep article order (sorted() is stable, also in reverse).
@@ -335,21 +344,14 @@ class ExtractiveSummarizer:
             cost = lengths[i] + (1 if chosen else 0)
             if used + cost > self.max_chars:
                 continue
-            if chosen and max(sims.item(i, j) for j in chosen) > self.weights.redundancy:
+            row = sims[i]
+            if chosen and max([row[j] for j in chosen]) > self.weights.redundancy:
                 continue
             chosen.append(i)
             used += cost
         if not chosen:
             logger.debug("summarize: no sentence fits %d chars", self.max_chars)
         return sorted(chosen)
-
-
-@lru_cache(maxsize=256)
-def _upper_mask(n: int) -> np.ndarray:
-    """1.0 above the diagonal of an n×n matrix (read-only, shared)."""
-    mask = np.triu(np.ones((n, n)), 1)
-    mask.flags.writeable = False
-    return mask
 
 
 @lru_cache(maxsize=256)
