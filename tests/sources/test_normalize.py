@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -10,6 +11,7 @@ import pytest
 from bot.sources.normalize import (
     canonical_url,
     clean_title,
+    collapse_ws,
     html_to_text,
     normalize_language,
     parse_iso_date,
@@ -56,6 +58,31 @@ def test_html_to_text_plain_and_broken_input() -> None:
     assert html_to_text("<p>unclosed <b>bold") == "unclosed bold"
     assert html_to_text("a < b and c > d") == "a < b and c > d"
     assert html_to_text(None) == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a \n  \n b",
+        " \t lead\u00a0\u00a0and  tail \n",
+        "one\u200b\u200btwo\tthree",
+        "x\u2028\ny\u3000\n\u3000z",
+        "\n\n",
+        "single spaces stay single",
+        "tab\tthen\r\n crlf",
+    ],
+)
+def test_collapse_ws_is_the_regex_definition(text: str) -> None:
+    """Each run of spaces becomes one space, each whitespace run holding a line break one
+    line break (the line-splitting implementation must say exactly that)."""
+    spaces = re.sub(r"[ \t\r\f\v\u00a0\u200b]+", " ", text)
+    assert collapse_ws(text) == re.sub(r"\s*\n\s*", "\n", spaces).strip()
+
+
+def test_html_to_text_documents_and_leading_text() -> None:
+    assert html_to_text("lead <b>bold</b> tail<p>para</p>after") == "lead bold tail\npara\nafter"
+    assert html_to_text("<html><body><p>x</p><p>y</p></body></html>") == "x\ny"
+    assert html_to_text("  <!DOCTYPE html><title>T</title><p>body</p>") == "body"
 
 
 def test_clean_title() -> None:
