@@ -1,11 +1,20 @@
 """News-aware sentence splitting.
 
-``sentencex`` does the splitting: on pySBD's English golden rules it gets 43/48 at
-about 10,000 articles/s, where ``pysbd`` gets 47/48 at ~20 articles/s and spaCy and
-blingfire do worse. Around it we fix what news text adds: datelines
-(``WASHINGTON (Reuters) —``, ``(CNN) --``), byline and time-stamp lines, boilerplate
-lines ("Advertisement", "Read more ..."), and splits before a lower-case word
-(``"We will win." he said``), which are never sentence starts in English news.
+``sentencex`` does the splitting in ``split_sentences``: on pySBD's English golden
+rules it gets 43/48 at about 10,000 articles/s, where ``pysbd`` gets 47/48 at ~20
+articles/s and spaCy and blingfire do worse. Around it we fix what news text adds:
+datelines (``WASHINGTON (Reuters) —``, ``(CNN) --``), byline and time-stamp lines,
+boilerplate lines ("Advertisement", "Read more ..."), and splits before a lower-case
+word (``"We will win." he said``), which are never sentence starts in English news.
+
+``lead_sentences`` (the summariser's ten sentences) splits with ``_news_pieces``
+instead: sentencex's rules for news in Python, lazily. sentencex pairs quotes over a
+whole paragraph before it splits, and a CNN/DM article is one 3,000-character
+paragraph; cutting the paragraph first changes its sentences wherever a quote crosses
+the cut, and its quote heuristics count every "'" of the paragraph. The same fixes
+run on both. On 4,204 real articles 97.8% of lead sentences agree (see
+tests/text/test_sentences.py); lead_sentences takes 66.8 instead of 76.0 us per
+CNN/DM article.
 """
 
 from __future__ import annotations
@@ -229,12 +238,155 @@ def _resplit(piece: str) -> list[str]:
     return out
 
 
-def _paragraph_sentences(paragraph: str) -> Iterator[str]:
+# The lead splitter (``_news_pieces``, see the module doc). A break is a full stop, "?"
+# or "!", closing quotes or brackets, then a space (or a capital letter: captions glued
+# to the text, "a court has heard.Shocking details").
+_BREAK = re.compile(r"[.!?][\"'”’)\]]*(?: |(?=[A-Z]))")
+# Words that end with "." without ending a sentence (any single letter but "I" too:
+# initials, "U.S."). "May", "Inc." and the like are here because sentencex does not
+# split after them either; ``_resplit`` then splits where news does.
+_ABBREVIATION_TEXT = """mr mrs ms dr prof rev hon sen rep gov gen lt col maj capt cmdr
+    adm sgt cpl pvt pte supt insp det st jr sr jan feb mar apr jun jul aug sep sept oct
+    nov dec mon tue tues wed thu thur thurs fri sat sun inc corp co ltd ave blvd rd mt ft
+    vs etc approx no nos vol pp fig est dept univ may ala ariz ark calif colo conn fla kan
+    ky minn mich mont neb nev okla tenn wis wyo"""
+_ABBREVIATIONS = frozenset(_ABBREVIATION_TEXT.split())
+_CLOSERS = {'"': '"', "“": "”", "‘": "’", "«": "»", "(": ")", "[": "]"}
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+class _Spans:
+    """Quote (or bracket) spans of a paragraph, paired left to right as sentencex's
+    regex pairs them, found only as far as a caller asks (``holds``).
+
+    An opener pairs with the next closer; one without a closer opens nothing. A "'"
+    opens only after a non-word and before a word character, and closes only before
+    a non-word character, so "don't" and "dogs' home" neither open nor close.
+    """
+
+    __slots__ = ("end", "kinds", "next_at", "next_open", "start", "text")
+
+    def __init__(self, text: str, kinds: str) -> None:
+        self.text = text
+        self.kinds = kinds
+        self.next_at = dict.fromkeys(kinds, -2)  # the next opener of each kind; -1: none
+        self.start = self.end = 0  # the last span found
+        self.next_open = self._next_opener(0)
+
+    def _find(self, opener: str, at: int) -> int:
+        text = self.text
+        found = text.find(opener, at)
+        if opener == "'":
+            while found >= 0 and not (
+                (found == 0 or not _is_word(text[found - 1]))
+                and found + 1 < len(text)
+                and _is_word(text[found + 1])
+            ):
+                found = text.find(opener, found + 1)
+        return found
+
+    def _next_opener(self, at: int) -> int:
+        """The first opener at or after ``at`` (-1: none); each kind is searched once
+        per occurrence, not once per call."""
+        best = -1
+        for opener in self.kinds:
+            found = self.next_at[opener]
+            if found != -1 and found < at:
+                found = self.next_at[opener] = self._find(opener, at)
+            if found >= 0 and (best < 0 or found < best):
+                best = found
+        return best
+
+    def _closer(self, opener: int) -> int:
+        text = self.text
+        if text[opener] != "'":
+            return text.find(_CLOSERS[text[opener]], opener + 1)
+        found = text.find("'", opener + 1)
+        while found >= 0 and found + 1 < len(text) and _is_word(text[found + 1]):
+            found = text.find("'", found + 1)
+        return found
+
+    def holds(self, stop: int, end: int) -> bool:
+        """Whether a span holds the stop at ``stop`` and goes on past ``end`` (with
+        ``end`` 0: whether a span holds it at all)."""
+        # Most stops have no span around them and no opener before: no call then.
+        if self.end <= stop and not 0 <= self.next_open < stop:
+            return False
+        return self._holding(stop) >= max(end, 0)
+
+    def _holding(self, at: int) -> int:
+        """The end of the span with start < ``at`` < end, else -1 (``at`` only grows)."""
+        while self.end <= at:
+            opener = self.next_open
+            if opener < 0 or opener >= at:
+                return -1
+            close = self._closer(opener)
+            if close >= 0:
+                self.start, self.end = opener, close + 1
+            self.next_open = self._next_opener(close + 1 if close >= 0 else opener + 1)
+        return self.end if self.start < at else -1
+
+
+def _news_pieces(paragraph: str) -> Iterator[str]:
+    """The pieces sentencex would cut ``paragraph`` into, lazily (see the module doc).
+
+    No break inside a quote or bracket span unless the span closes right after the
+    stop, nor after an abbreviation. Where sentencex looks at the whole paragraph,
+    this only counts: with an odd number of "'" (or '"') one of them is a stray, and
+    their span does not hold back a break before a typical sentence start.
+    """
+    stray = [quote for quote in "'\"" if paragraph.count(quote) % 2]
+    quotes = _Spans(paragraph, "\"“‘«'")
+    brackets = _Spans(paragraph, "([")
+    start = 0
+    for match in _BREAK.finditer(paragraph):
+        stop, end = match.span()
+        if quotes.holds(stop, end) and not (
+            stray and paragraph[quotes.start] in stray and _strong(paragraph, stop, end)
+        ):
+            continue
+        if brackets.holds(stop, 0):  # sentencex never breaks inside brackets
+            continue
+        if paragraph[stop] == "." and end - stop <= 2 and _abbreviated(paragraph, stop, end):
+            continue
+        if paragraph[end : end + 2] in ("' ", '" '):  # a stray quote ends the sentence
+            end += 2
+        yield paragraph[start:end]
+        start = end
+    if start < len(paragraph):
+        yield paragraph[start:]
+
+
+def _abbreviated(paragraph: str, stop: int, end: int) -> bool:
+    """Whether the word before the "." at ``stop`` is an abbreviation or an initial
+    (not "D.C." or "U.S." before a typical sentence start)."""
+    _, dot, word = paragraph[paragraph.rfind(" ", 0, stop) + 1 : stop].rpartition(".")
+    if len(word) != 1:
+        return word.lower() in _ABBREVIATIONS
+    return word.isalpha() and word != "I" and not (dot and _starts_sentence(paragraph, end))
+
+
+def _starts_sentence(paragraph: str, at: int) -> bool:
+    """Whether the word at ``at`` is one of ``_STARTERS``."""
+    word_end = paragraph.find(" ", at)
+    return paragraph[at : word_end if word_end >= 0 else None] in _STARTERS
+
+
+def _strong(paragraph: str, stop: int, end: int) -> bool:
+    """A plain "." then a typical sentence start: a break even inside a stray quote."""
+    return end - stop == 2 and paragraph[stop] == "." and _starts_sentence(paragraph, end)
+
+
+def _paragraph_sentences(paragraph: str, lead: bool = False) -> Iterator[str]:
     """The sentences of one clean paragraph, lazily: the fixes run only on the pieces
-    a caller takes (sentencex itself splits the whole paragraph at once)."""
+    a caller takes. sentencex splits the whole paragraph at once; with ``lead``,
+    ``_news_pieces`` splits only as far as the caller reads."""
     held = ""  # the last sentence: a lower-case piece may still join it
     prefix = ""  # a wordless piece ("1.", "•") belongs to the sentence after it
-    for raw in segment("en", paragraph):
+    for raw in _news_pieces(paragraph) if lead else segment("en", paragraph):
         for piece in _resplit(raw.strip()):
             piece = piece.strip()
             if not piece:
@@ -278,11 +430,13 @@ def split_sentences(text: str) -> list[str]:
 
 
 def lead_sentences(text: str, limit: int) -> list[str]:
-    """``split_sentences(text)[:limit]``, without cleaning or fixing what follows.
+    """The first ``limit`` sentences of ``text``, for callers that only read an
+    article's opening (the summariser).
 
-    For callers that only read an article's opening (the summariser): later
-    paragraphs are never cleaned, and in the last paragraph read the news fixes stop
-    after the sentence wanted.
+    Split by ``_news_pieces``, not sentencex, with the same cleaning and fixes as
+    ``split_sentences``: nearly always ``split_sentences(text)[:limit]`` (see the module
+    doc). Later paragraphs are never cleaned, and the last paragraph read is only split
+    as far as the sentences wanted.
     """
-    sentences = (s for paragraph in _paragraphs(text) for s in _paragraph_sentences(paragraph))
+    sentences = (s for p in _paragraphs(text) for s in _paragraph_sentences(p, lead=True))
     return list(islice(sentences, limit))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot.text.sentences import (
@@ -14,6 +16,7 @@ from bot.text.sentences import (
     split_sentences,
     strip_dateline,
 )
+from tests.support import shared_data
 
 
 @pytest.mark.parametrize(
@@ -196,3 +199,82 @@ def test_boilerplate_prefilter_agrees_with_the_regex(line: str) -> None:
 def test_inline_boilerplate_finder_agrees_with_finditer(line: str) -> None:
     expected = [m.span() for m in _INLINE_BOILERPLATE.finditer(line)]
     assert [m.span() for m in _inline_boilerplate(line)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'He said: "I came. I saw." Then he left. (It was late. Very late.) Next.',
+            ['He said: "I came. I saw."', "Then he left.", "(It was late. Very late.) Next."],
+        ),
+        (
+            "She said: 'We can't stop. We won't stop.' The crowd cheered.",
+            ["She said: 'We can't stop. We won't stop.'", "The crowd cheered."],
+        ),
+        (
+            "Mr. Smith met J. K. Rowling in the U.S. Senate. She left at 3 p.m. on Friday.",
+            ["Mr. Smith met J. K. Rowling in the U.S. Senate.", "She left at 3 p.m. on Friday."],
+        ),
+        (
+            "He lives in Washington, D.C. The city is big. It fell to World War I. Then peace.",
+            [
+                "He lives in Washington, D.C.",
+                "The city is big.",
+                "It fell to World War I.",
+                "Then peace.",
+            ],
+        ),
+        (
+            "It went on, a court has heard.Shocking details emerged. Denver, Colo. police said.",
+            [
+                "It went on, a court has heard.",
+                "Shocking details emerged.",
+                "Denver, Colo. police said.",
+            ],
+        ),
+        (
+            '"We will win." he said. "Really?" she asked. He joined Apple Inc. The firm grew.',
+            [
+                '"We will win." he said.',
+                '"Really?" she asked.',
+                "He joined Apple Inc.",
+                "The firm grew.",
+            ],
+        ),
+    ],
+)
+def test_the_lead_splitter_on_news_traps(text: str, expected: list[str]) -> None:
+    # lead_sentences splits with _news_pieces, not sentencex; the fixes are the same.
+    assert lead_sentences(text, 10) == expected
+
+
+def _corpus_texts() -> list[str]:
+    texts = []
+    for name in ("cnndm_dev.jsonl", "bbc_news_summary.jsonl", "xsum_dev.jsonl"):
+        with shared_data("summarization", name).open(encoding="utf-8") as rows:
+            texts += [json.loads(row)["article"] for row in rows if row.strip()]
+    with shared_data("stories", "allsides_dev.jsonl").open(encoding="utf-8") as rows:
+        texts += [json.loads(row)["text"] for row in rows if row.strip()]
+    return texts
+
+
+def test_the_lead_splitter_agrees_with_sentencex_on_real_news() -> None:
+    """The first ten sentences of 4,204 real articles (CNN/DM, BBC, XSum, AllSides), as
+    split by the news splitter and by sentencex with the same fixes. Where they differ it
+    is mostly sentencex's whole-paragraph quote heuristics (a stray "'" anywhere changes
+    where a quote ends); measured: 84.3% of articles identical, 97.8% of sentences agree
+    up to an article's first difference."""
+    texts = _corpus_texts()
+    same_articles = agreed = compared = 0
+    for text in texts:
+        expected, got = split_sentences(text)[:10], lead_sentences(text, 10)
+        same_articles += expected == got
+        for ours, theirs in zip(got, expected, strict=False):
+            compared += 1
+            if ours != theirs:
+                break
+            agreed += 1
+    print(f"identical leads {same_articles / len(texts):.3f}, sentences {agreed / compared:.4f}")
+    assert same_articles / len(texts) >= 0.83
+    assert agreed / compared >= 0.97
