@@ -48,8 +48,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _rouge import score as rouge  # noqa: E402
 
-from bot.text.sentences import _split_paragraph, split_sentences  # noqa: E402
-from bot.text.summarize import ExtractiveSummarizer, content_tokens  # noqa: E402
+from bot.text.sentences import _split_paragraph, lead_sentences, split_sentences  # noqa: E402
+from bot.text.summarize import ExtractiveSummarizer, ScoringWeights, content_tokens  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "summarization" / "cnndm_dev.jsonl"
 System = Callable[[str, str], str]
@@ -208,11 +208,14 @@ def evaluate(
 
 
 def splitter_speed(rows: Sequence[dict[str, Any]], repeat: int = 3) -> dict[str, float]:
-    """Articles/s of briefbot's splitter and of bare sentencex on the same texts."""
+    """Articles/s of briefbot's splitters (all sentences; the summariser's lead) and of
+    bare sentencex on the same texts."""
     from sentencex import segment
 
     texts = [r["article"] for r in rows]
+    window = ScoringWeights().window
     ours: list[float] = []
+    lead: list[float] = []
     bare: list[float] = []
     for _ in range(max(repeat, 1)):
         _split_paragraph.cache_clear()
@@ -222,11 +225,16 @@ def splitter_speed(rows: Sequence[dict[str, Any]], repeat: int = 3) -> dict[str,
         ours.append(time.perf_counter() - start)
         start = time.perf_counter()
         for text in texts:
+            lead_sentences(text, window)
+        lead.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for text in texts:
             list(segment("en", text))
         bare.append(time.perf_counter() - start)
     _split_paragraph.cache_clear()
     return {
         "split_sentences_articles_per_s": len(texts) / min(ours),
+        "lead_sentences_articles_per_s": len(texts) / min(lead),
         "sentencex_articles_per_s": len(texts) / min(bare),
     }
 
@@ -295,7 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(
         f"sentence splitting alone: split_sentences "
-        f"{splitter['split_sentences_articles_per_s']:.0f} articles/s, bare sentencex "
+        f"{splitter['split_sentences_articles_per_s']:.0f} articles/s, lead_sentences "
+        f"{splitter['lead_sentences_articles_per_s']:.0f} articles/s, bare sentencex "
         f"{splitter['sentencex_articles_per_s']:.0f} articles/s"
     )
     ours = table["briefbot"]

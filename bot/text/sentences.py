@@ -312,9 +312,6 @@ class _Spans:
     def holds(self, stop: int, end: int) -> bool:
         """Whether a span holds the stop at ``stop`` and goes on past ``end`` (with
         ``end`` 0: whether a span holds it at all)."""
-        # Most stops have no span around them and no opener before: no call then.
-        if self.end <= stop and not 0 <= self.next_open < stop:
-            return False
         return self._holding(stop) >= max(end, 0)
 
     def _holding(self, at: int) -> int:
@@ -344,13 +341,23 @@ def _news_pieces(paragraph: str) -> Iterator[str]:
     start = 0
     for match in _BREAK.finditer(paragraph):
         stop, end = match.span()
-        if quotes.holds(stop, end) and not (
-            stray and paragraph[quotes.start] in stray and _strong(paragraph, stop, end)
+        # Most stops have no span around them and no opener before them: the checks
+        # before each call skip it then.
+        if (
+            (stop < quotes.end or 0 <= quotes.next_open < stop)
+            and quotes.holds(stop, end)
+            and not (stray and paragraph[quotes.start] in stray and _strong(paragraph, stop, end))
         ):
             continue
-        if brackets.holds(stop, 0):  # sentencex never breaks inside brackets
-            continue
-        if paragraph[stop] == "." and end - stop <= 2 and _abbreviated(paragraph, stop, end):
+        if (stop < brackets.end or 0 <= brackets.next_open < stop) and brackets.holds(stop, 0):
+            continue  # sentencex never breaks inside brackets
+        # No abbreviation is longer than 6 letters.
+        if (
+            paragraph[stop] == "."
+            and end - stop <= 2
+            and not paragraph[stop - 7 : stop].isalpha()
+            and _abbreviated(paragraph, stop, end)
+        ):
             continue
         if paragraph[end : end + 2] in ("' ", '" '):  # a stray quote ends the sentence
             end += 2
