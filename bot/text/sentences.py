@@ -355,7 +355,7 @@ def _news_pieces(paragraph: str) -> Iterator[str]:
         if (
             paragraph[stop] == "."
             and end - stop <= 2
-            and not paragraph[stop - 7 : stop].isalpha()
+            and not (stop >= 7 and paragraph[stop - 7 : stop].isalpha())
             and _abbreviated(paragraph, stop, end)
         ):
             continue

@@ -249,6 +249,11 @@ def test_the_lead_splitter_on_news_traps(text: str, expected: list[str]) -> None
     assert lead_sentences(text, 10) == expected
 
 
+def test_the_lead_splitter_checks_abbreviations_at_the_very_start() -> None:
+    assert lead_sentences("Mr. Al", 10) == ["Mr. Al"]
+    assert lead_sentences("Dr. Who is back. Yes.", 10) == ["Dr. Who is back.", "Yes."]
+
+
 def _corpus_texts() -> list[str]:
     texts = []
     for name in ("cnndm_dev.jsonl", "bbc_news_summary.jsonl", "xsum_dev.jsonl"):
