@@ -31,9 +31,11 @@ the caller feeds in (the ingest pipeline does on start-up), and every ``add`` an
 ``load`` keeps counting. A vector is weighted with the frequencies known when it
 arrives, so results depend on input order but are deterministic for a given order.
 
-Speed: an inverted index over the centroids' terms finds candidates through the
-article's rarest terms only, and just the best few candidates get an exact score,
-so the cost per article stays flat as the number of open stories grows.
+Speed: an inverted index over the centroids' terms (holding each story's weight for
+the term) finds candidates through the article's rarest terms only, and just the
+best few candidates get an exact score, so the cost per article stays flat as the
+number of open stories grows; per-term work is kept in C (``map``, ``Counter``)
+where it runs once per article.
 Figures and the commands that measure them: README ("Stories") and bench/stories.py.
 """
 
@@ -46,8 +48,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import repeat
-from operator import mul
+from itertools import compress, repeat
+from operator import add, attrgetter, itemgetter, mul, sub, truediv
 
 from bot.text.summarize import STOPWORDS
 
@@ -136,7 +138,9 @@ class StoryGrouper:
         self.threshold = threshold
         self.window = timedelta(hours=window_hours)
         self._stories: dict[int, StoryState] = {}
-        self._postings: dict[str, dict[int, StoryState]] = {}  # term -> stories with it
+        # term -> {story key: the term's weight in the story's centroid sum}, kept in
+        # step with the centroids: the candidate search reads one small dict per term.
+        self._postings: dict[str, dict[int, float]] = {}
         self._df: Counter[str] = Counter()
         self._docs = 0
         self._next_key = 1
@@ -234,13 +238,8 @@ class StoryGrouper:
             posting = self._postings.get(term)
             if posting is not None:
                 posting.pop(other.key, None)
-        get = big.centroid.get
-        dot = sum(w * get(t, 0.0) for t, w in other.centroid.items())
-        big.norm2 += 2.0 * dot + other.norm2
-        for term, w in other.centroid.items():
-            if term not in big.centroid:
-                self._postings.setdefault(term, {})[big.key] = big
-            big.centroid[term] = get(term, 0.0) + w
+        big.norm2 += 2.0 * _dot(other.centroid, big.centroid) + other.norm2
+        self._add_terms(big, other.centroid)
         big.size += other.size
         big.terms += other.terms
         big.doc_ids.extend(other.doc_ids)
@@ -321,25 +320,27 @@ class StoryGrouper:
     # -- internals ---------------------------------------------------------------
 
     def _features(self, title: str, text: str) -> dict[str, float]:
-        counts: dict[str, float] = {}
-        get = counts.get
+        """Weighted feature counts of title + lead (weights: see the module docstring).
+
+        The lead's counts come straight from ``Counter`` (in C); the title, the names
+        and the numbers, far fewer, are added on top of them. (All counts are whole or
+        half numbers, so the order of the additions does not change them.)
+        """
         canon = _CANON.__getitem__
-        for part, weight in ((title, _TITLE_WEIGHT), (text[:_LEAD_CHARS], 1.0)):
-            if not part:
-                continue
-            tokens = _TOKEN.findall(part)
-            for tok, n in Counter(map(canon, tokens)).items():
-                counts[tok] = get(tok, 0.0) + n * weight
-            # In running text a capital marks a name; in a Title Case headline it does not.
-            capitals = _CAPITAL.findall(part)
-            if len(capitals) < _TITLE_CASE * len(tokens):
-                name = weight * _NAME_WEIGHT
-                for tok in map(canon, capitals):
-                    counts[tok] = get(tok, 0.0) + name
+        counts: dict[str, float] = {}
+        lead = text[:_LEAD_CHARS]
+        if lead:
+            lead_tokens = _TOKEN.findall(lead)
+            counts.update(Counter(map(canon, lead_tokens)))
+            _add_names(counts, lead, len(lead_tokens), 1.0)
+        title_tokens = _TOKEN.findall(title)
+        get = counts.get
+        for tok in map(canon, title_tokens):
+            counts[tok] = get(tok, 0.0) + _TITLE_WEIGHT
+        _add_names(counts, title, len(title_tokens), _TITLE_WEIGHT)
         counts.pop("", None)
-        for tok in counts:
-            if tok[0] <= "9":  # a number
-                counts[tok] *= _NUMBER_WEIGHT
+        for tok in compress(counts, map(str.isdigit, map(itemgetter(0), counts))):
+            counts[tok] *= _NUMBER_WEIGHT
         return counts
 
     def _vectorise(self, title: str, text: str) -> dict[str, float]:
@@ -353,90 +354,114 @@ class StoryGrouper:
 
         ``counted=False``: the article is not in the frequencies yet; weigh it as if it were.
         """
-        extra = 0.0 if counted else 1.0
-        n = self._docs + _PRIOR_DOCS + extra
-        df = self._df
-        log = math.log
-        tf = _TF.__getitem__
-        vec = {t: tf(c) * log(n / (df[t] + extra + 0.5)) for t, c in counts.items()}
-        norm = math.sqrt(sum(map(mul, vec.values(), vec.values())))
-        return {t: w / norm for t, w in vec.items() if w > 0} if norm > 0 else {}
+        extra = 0 if counted else 1
+        # idf = log(n / (df + 0.5)) = log n - log(df + 0.5), the second from a cache;
+        # map() keeps the per-term work in C (this runs once per article).
+        dfs = map(add, map(self._df.__getitem__, counts), repeat(extra))
+        log_dfs = map(_LOG_DF.__getitem__, dfs)
+        idfs = map(sub, repeat(math.log(self._docs + _PRIOR_DOCS + extra)), log_dfs)
+        weights = list(map(mul, map(_TF.__getitem__, counts.values()), idfs))
+        norm = math.sqrt(sum(map(mul, weights, weights)))
+        # Every weight is positive: tf > 0 (counts >= 0.5) and df < n (the prior adds 100).
+        return (
+            dict(zip(counts, map(mul, weights, repeat(1.0 / norm)), strict=True))
+            if norm > 0
+            else {}
+        )
 
     def _best_story(self, vec: dict[str, float], when: datetime, source: str) -> StoryState | None:
+        """The story the article joins, or None: the best-scoring candidate that passes
+        the drift cap, if its margin over its rivals reaches the threshold."""
         if not vec:
             return None
-        postings = self._postings
-        lo, hi = when - self.window, when + self.window
-        # Candidates: stories sharing one of the article's highest-weight terms,
-        # ranked by the partial average link over those terms. Orders are fixed by
-        # the input (dicts keep insertion order, sorts are stable): deterministic.
-        probes = sorted(vec, key=vec.__getitem__, reverse=True)[:_PROBE_TERMS]
-        partial: dict[int, float] = {}
-        found: dict[int, StoryState] = {}
-        stale: set[int] = set()
-        get = partial.get
-        for term in probes:
-            posting = postings.get(term)
-            if posting is None or len(posting) > _POSTING_CAP:
-                continue
-            weight = vec[term]
-            for key, story in posting.items():
-                known = get(key)
-                if known is not None:
-                    partial[key] = known + weight * story.centroid[term]
-                elif key not in stale:
-                    if lo <= story.last_updated <= hi:
-                        partial[key] = weight * story.centroid[term]
-                        found[key] = story
-                    else:
-                        stale.add(key)
-        if not partial:
+        ranked = self._candidates(vec, when)
+        if not ranked:
             return None
-        for key, story in found.items():
-            partial[key] /= story.size
-        ranked = sorted(partial, key=partial.__getitem__, reverse=True)[:_EXACT_CANDIDATES]
+        scores = self._scores(vec, ranked, when, source)
+        # Best first, ties to the older story; the first that has not drifted wins.
+        order = sorted(range(len(ranked)), key=lambda i: (-scores[i], ranked[i].key))
+        short = len(vec) < _SHORT_TERMS
+        for i in order:
+            if short or _dot(vec, ranked[i].seed) >= _SEED_OVERLAP:
+                break
+        else:
+            return None
+        best_sim = scores.pop(i)
+        scores.sort(reverse=True)
+        rivals = sum(max(0.0, x) for x in scores[:_RIVALS]) / _RIVALS
+        return ranked[i] if best_sim - _RIVAL_WEIGHT * rivals >= self.threshold else None
+
+    def _scores(
+        self, vec: dict[str, float], ranked: list[StoryState], when: datetime, source: str
+    ) -> list[float]:
+        """Each candidate's score: the average link (see ``_average_link``), for short
+        items partly the cosine with the normalised centroid, less the same-outlet
+        penalty. The dot product is inlined: this is the grouper's hot loop."""
         near = timedelta(hours=_SAME_SOURCE_HOURS)
         short = _short_weight(len(vec))
-        scores: list[float] = []
-        best: StoryState | None = None
-        best_sim = -math.inf
-        keys, values = vec.keys(), vec.values()
         core = short * _CORE_SCALE
-        for key in ranked:
-            story = found[key]
-            # The average link (see ``_average_link``), inlined: this is the hot loop.
+        keys, values = vec.keys(), vec.values()
+        scores: list[float] = []
+        for story in ranked:
             sim = sum(map(mul, values, map(story.centroid.get, keys, repeat(0.0)))) / story.size
-            if short > 0.0 and story.norm2 > 0.0:  # headlines: partly the normalised centroid
+            if short > 0.0 and story.norm2 > 0.0:
                 sim = (1.0 - short) * sim + core * sim * story.size / math.sqrt(story.norm2)
             seen = story.source_seen.get(source)
             if seen is not None and abs(when - seen) <= near:
                 sim -= _SAME_SOURCE_PENALTY
             scores.append(sim)
-            if sim < best_sim or (sim == best_sim and best is not None and key > best.key):
+        return scores
+
+    def _add_terms(self, story: StoryState, vec: dict[str, float]) -> None:
+        """Add ``vec`` to the story's centroid sum and write the new sums to the postings."""
+        centroid, postings, key = story.centroid, self._postings, story.key
+        get = centroid.get
+        for term, weight in vec.items():
+            centroid[term] = total = get(term, 0.0) + weight
+            posting = postings.get(term)
+            if posting is None:
+                postings[term] = {key: total}
+            else:
+                posting[key] = total
+
+    def _candidates(self, vec: dict[str, float], when: datetime) -> list[StoryState]:
+        """The few open stories within the window that best share the article's
+        highest-weight (rarest) terms, best first, ranked by the partial average link
+        over those terms. Orders are fixed by the input (dicts keep insertion order,
+        sorts are stable), so the result is deterministic.
+
+        The window is checked on the ranked stories only, not on every story a probe
+        term reaches: ``prune`` keeps stories more than two windows old out anyway.
+        """
+        postings = self._postings
+        partial: dict[int, float] = {}
+        get = partial.get
+        for term in sorted(vec, key=vec.__getitem__, reverse=True)[:_PROBE_TERMS]:
+            posting = postings.get(term)
+            if posting is None or len(posting) > _POSTING_CAP:
                 continue
-            if short <= 0.0 and _dot(vec, story.seed) < _SEED_OVERLAP:
-                continue  # drifted away from what the story was about
-            best, best_sim = story, sim
-        if best is None:
-            return None
-        scores.sort(reverse=True)
-        if best_sim == scores[0]:
-            del scores[0]
-        else:
-            scores.remove(best_sim)
-        rivals = sum(max(0.0, x) for x in scores[:_RIVALS]) / _RIVALS
-        return best if best_sim - _RIVAL_WEIGHT * rivals >= self.threshold else None
+            weight = vec[term]
+            for key, total in posting.items():
+                partial[key] = get(key, 0.0) + weight * total
+        stories = self._stories
+        sizes = map(_SIZE, map(stories.__getitem__, partial))
+        partial = dict(zip(partial, map(truediv, partial.values(), sizes), strict=True))
+        lo, hi = when - self.window, when + self.window
+        ranked: list[StoryState] = []
+        for key in sorted(partial, key=partial.__getitem__, reverse=True):
+            story = stories[key]
+            if lo <= story.last_updated <= hi:
+                ranked.append(story)
+                if len(ranked) == _EXACT_CANDIDATES:
+                    break
+        return ranked
 
     def _join(self, story: StoryState, vec: dict[str, float], when: datetime) -> None:
         if not story.seed:
             story.seed = vec
         centroid = story.centroid
         story.norm2 += 2.0 * _dot(vec, centroid) + sum(map(mul, vec.values(), vec.values()))
-        get = centroid.get
-        for term, weight in vec.items():
-            if term not in centroid:
-                self._postings.setdefault(term, {})[story.key] = story
-            centroid[term] = get(term, 0.0) + weight
+        self._add_terms(story, vec)
         story.size += 1
         story.terms += len(vec)
         story.last_updated = max(story.last_updated, when)
@@ -465,6 +490,7 @@ class _Canonical(dict[str, str]):
 
 
 _CANON = _Canonical()
+_SIZE = attrgetter("size")
 
 
 class _SublinearTf(dict[float, float]):
@@ -478,6 +504,30 @@ class _SublinearTf(dict[float, float]):
 
 
 _TF = _SublinearTf()
+
+
+class _LogDf(dict[int, float]):
+    """Document frequency -> log(df + 0.5), cached: the idf's per-term logarithm."""
+
+    def __missing__(self, df: int) -> float:
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+        value = self[df] = math.log(df + 0.5)
+        return value
+
+
+_LOG_DF = _LogDf()
+
+
+def _add_names(counts: dict[str, float], part: str, tokens: int, weight: float) -> None:
+    """Count the capitalised words of ``part`` again, as names, unless it is Title Case:
+    in running text a capital marks a name; in a Title Case headline it does not."""
+    capitals = _CAPITAL.findall(part)
+    if len(capitals) < _TITLE_CASE * tokens:
+        name = weight * _NAME_WEIGHT
+        get = counts.get
+        for tok in map(_CANON.__getitem__, capitals):
+            counts[tok] = get(tok, 0.0) + name
 
 
 def _dot(a: dict[str, float], b: dict[str, float]) -> float:
