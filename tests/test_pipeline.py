@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.core.models import ArticleDraft
 from bot.ingest.pipeline import content_hash
 from bot.service.core import Core
@@ -92,3 +94,40 @@ async def test_a_restarted_grouper_learns_term_weights_from_the_stored_corpus(co
     grouper = core.pipeline._grouper
     assert grouper.documents == 3  # two old articles observed, one open story loaded
     assert len(grouper) == 1  # only the open story is a candidate
+
+
+class CountingSummarizer:
+    def __init__(self) -> None:
+        self.titles: list[str] = []
+
+    def summarize(self, title: str, text: str) -> str:
+        self.titles.append(title)
+        return f"Summary of {title}."
+
+
+async def test_only_drafts_stored_as_articles_are_summarised(core: Core) -> None:
+    counting = CountingSummarizer()
+    core.pipeline._summarizer = counting
+    await core.pipeline.ingest("feed:1", [draft("a", "Harbour plan", url="https://x.test/a")])
+    # Feed 2 carries the same article (one URL, one content) and a copy within itself.
+    same = draft("b", "Harbour plan", url="https://x.test/a")
+    copy = draft("c", "Harbour plan", url="https://x.test/a")
+    stats = await core.pipeline.ingest("feed:2", [same, copy, draft("d", "Ferry news")])
+    assert (stats.new, stats.unchanged) == (1, 2)
+    assert counting.titles == ["Harbour plan", "Ferry news"]
+
+
+async def test_a_draft_whose_twin_vanished_is_summarised_after_the_write(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lookup said "a link", the write stored an article: it still gets a summary."""
+
+    async def everything_linked(_engine: object, fresh: list[tuple[ArticleDraft, str]]) -> set[str]:
+        return {d.key for d, _ in fresh}
+
+    core.pipeline._summarizer = CountingSummarizer()
+    monkeypatch.setattr(batch, "linked_drafts", everything_linked)
+    stats = await core.pipeline.ingest("feed:1", [draft("a", "Bridge reopens")])
+    assert stats.new == 1
+    briefing = await core.briefings.compose()
+    assert [i.summary for i in briefing.items] == ["Summary of Bridge reopens."]

@@ -193,4 +193,4 @@ class FeedIngest:
         fresh = [d for d in drafts if d.key not in known]
         enriched = {d.key: d for d in await self.extractor.enrich_all(fresh)}
         final = [enriched.get(d.key, d) for d in drafts]
-        return await self._pipeline.ingest(origin, final, hashes)
+        return await self._pipeline.ingest(origin, final, hashes, known)

@@ -21,7 +21,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -206,12 +206,14 @@ class Pipeline:
         origin: str,
         drafts: Sequence[ArticleDraft],
         hashes: Mapping[str, str] | None = None,
+        known: Mapping[str, batch.KnownItem] | None = None,
     ) -> IngestStats:
         """Store ``drafts`` from one origin (``"seeds"``, ``"feed:12"``); idempotent.
 
         ``hashes`` (by key) overrides the content hash: a feed item enriched with the
         page's full text is hashed as the feed sent it, so the next poll of the same
-        teaser is "unchanged" and not an edit.
+        teaser is "unchanged" and not an edit. ``known`` is what the store holds for these
+        keys, when the caller has just looked (a feed is polled by one worker at a time).
         """
         stats = IngestStats()
         unique = list({d.key: d for d in reversed(drafts)}.values())[::-1]  # first wins
@@ -220,7 +222,8 @@ class Pipeline:
             owner = self._owner_now() and self.inline_grouping
             if owner:
                 await self._load_grouper()
-            known = await batch.known_items(self._db.engine, origin, [d.key for d in unique])
+            if known is None:
+                known = await batch.known_items(self._db.engine, origin, [d.key for d in unique])
             pending: list[tuple[ArticleDraft, str, batch.KnownItem | None]] = []
             for draft in unique:
                 digest = (hashes or {}).get(draft.key) or content_hash(draft)
@@ -229,9 +232,16 @@ class Pipeline:
                     stats.unchanged += 1  # a repeat, or a tombstone: never posted again
                     continue
                 pending.append((draft, digest, item))
-            # Same content (a date-only edit): keep the stored summary.
+            # Summaries only for what becomes an article: a new key whose URL or content
+            # is stored already is only linked to it (the same story from another feed),
+            # and an edit of the date alone keeps the stored summary.
+            fresh = [(d, digest) for d, digest, item in pending if item is None]
+            linked = await batch.linked_drafts(self._db.engine, fresh) if fresh else set()
             needs = [
-                d for d, digest, item in pending if item is None or item.content_hash != digest
+                d
+                for d, digest, item in pending
+                if (item is None and d.key not in linked)
+                or (item is not None and item.content_hash != digest)
             ]
             summaries = dict(zip((d.key for d in needs), await self._summaries(needs), strict=True))
             writes = [
@@ -248,6 +258,8 @@ class Pipeline:
                 w.outcome is not SaveOutcome.UNCHANGED for w in written
             )  # repeats, and new keys linked to an article stored already
             new = [w for w in written if w.outcome is SaveOutcome.NEW]
+            if any(w.draft.key in linked for w in new):
+                new = await self._late_summaries(new, linked)
             stats.new += len(new)
             updated = [w for w in written if w.outcome is SaveOutcome.UPDATED]
             stats.updated += len(updated)
@@ -258,6 +270,19 @@ class Pipeline:
         for result in ("new", "updated", "unchanged"):
             metrics.ITEMS_INGESTED.labels(result=result).inc(getattr(stats, result))
         return stats
+
+    async def _late_summaries(
+        self, new: list[batch.Written], linked: set[str]
+    ) -> list[batch.Written]:
+        """The article a draft was to be linked to went away before the write (pruned,
+        or another worker's write was not committed): summarise the draft now."""
+        late = [w for w in new if w.draft.key in linked]
+        texts = await self._summaries([w.draft for w in late])
+        await batch.set_summaries(
+            self._db.engine, {w.article_id: t for w, t in zip(late, texts, strict=True)}
+        )
+        done = {w.draft.key: replace(w, summary=t) for w, t in zip(late, texts, strict=True)}
+        return [done.get(w.draft.key, w) for w in new]
 
     def _group_all(self, items: Sequence[tuple[int, ArticleDraft, str]]) -> list[int]:
         keys = [

@@ -138,6 +138,41 @@ async def _twins(
     return by_url, by_hash
 
 
+async def linked_drafts(engine: AsyncEngine, fresh: Sequence[tuple[ArticleDraft, str]]) -> set[str]:
+    """Keys of the new ``(draft, content hash)`` pairs that ``write_articles`` will store
+    as links, not as articles: a stored article, or a draft earlier in the list, has their
+    canonical URL or content. They need no summary. (``write_articles`` looks again in
+    its transaction; what changed meanwhile it stores, with an empty summary.)"""
+    async with engine.connect() as conn:
+        by_url, by_hash = await _twins(
+            conn, [d.url for d, _ in fresh if d.url], [digest for _, digest in fresh]
+        )
+    linked: set[str] = set()
+    urls: set[str] = set()
+    hashes: set[str] = set()
+    for draft, digest in fresh:
+        url = draft.url
+        if (url and (url in by_url or url in urls)) or digest in by_hash or digest in hashes:
+            linked.add(draft.key)
+            continue
+        if url:
+            urls.add(url)
+        hashes.add(digest)
+    return linked
+
+
+async def set_summaries(engine: AsyncEngine, summaries: dict[int, str]) -> None:
+    if not summaries:
+        return
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(articles)
+            .where(articles.c.id == bindparam("a_id"))
+            .values(summary=bindparam("s")),
+            [{"a_id": k, "s": s} for k, s in summaries.items()],
+        )
+
+
 async def write_articles(
     engine: AsyncEngine, origin: str, writes: Sequence[Write]
 ) -> list[Written]:
