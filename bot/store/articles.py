@@ -91,6 +91,8 @@ class ArticleRepo:
 
     async def mark_seen(self, origin: str, keys: Sequence[str]) -> int:
         """Record keys as seen without articles (a new feed's back catalogue: no flood)."""
+        if not keys:
+            return 0
         known = await self.keys(origin)
         now = datetime.now(UTC)
         fresh = [

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.models import Article, ArticleDraft
@@ -119,7 +119,8 @@ async def known_items(
 async def _twins(
     conn: AsyncConnection, urls: Sequence[str], hashes: Sequence[str]
 ) -> tuple[dict[str, tuple[int, int | None]], dict[str, tuple[int, int | None]]]:
-    """Stored articles with one of these canonical URLs or content hashes."""
+    """Stored articles with one of these canonical URLs or content hashes (one query
+    per chunk for both: an index each, OR-ed)."""
     by_url: dict[str, tuple[int, int | None]] = {}
     by_hash: dict[str, tuple[int, int | None]] = {}
     columns = (
@@ -128,14 +129,40 @@ async def _twins(
         articles.c.canonical_url,
         articles.c.content_hash,
     )
-    lookups = [(articles.c.canonical_url, c) for c in _chunks(list(urls))]
-    lookups += [(articles.c.content_hash, c) for c in _chunks(list(hashes))]
-    for column, chunk in lookups:
-        for r in await conn.execute(select(*columns).where(column.in_(chunk))):
+    url_chunks, hash_chunks = list(_chunks(list(urls))), list(_chunks(list(hashes)))
+    for i in range(max(len(url_chunks), len(hash_chunks))):
+        found = [
+            column.in_(chunks[i])
+            for column, chunks in (
+                (articles.c.canonical_url, url_chunks),
+                (articles.c.content_hash, hash_chunks),
+            )
+            if i < len(chunks)
+        ]
+        for r in await conn.execute(select(*columns).where(or_(*found))):
             if r.canonical_url:
                 by_url.setdefault(r.canonical_url, (r.id, r.story_id))
             by_hash.setdefault(r.content_hash, (r.id, r.story_id))
     return by_url, by_hash
+
+
+async def _insert_ids(
+    conn: AsyncConnection, table: Table, rows: Sequence[dict[str, object]]
+) -> list[int]:
+    """Insert ``rows`` in as few statements as the driver allows; their ids, in order.
+
+    SQLAlchemy keeps RETURNING in parameter order on SQLite only by inserting row by
+    row (a statement per new article and story was a tenth of a first poll cycle).
+    SQLite gives each row of an INSERT the rowid one above the table's largest, in the
+    order of its VALUES, so there the sorted ids are in row order.
+    """
+    if conn.dialect.name == "sqlite":
+        result = await conn.execute(insert(table).returning(table.c.id), rows)
+        return sorted(int(i) for i in result.scalars())
+    result = await conn.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+    )
+    return [int(i) for i in result.scalars()]
 
 
 async def linked_drafts(engine: AsyncEngine, fresh: Sequence[tuple[ArticleDraft, str]]) -> set[str]:
@@ -244,11 +271,8 @@ async def write_articles(
             pending_hash[w.digest] = row
             fresh_writes.append(w)
         ids: list[int] = []
-        if rows:  # one multi-row INSERT … RETURNING, ids in parameter order
-            result = await conn.execute(
-                insert(articles).returning(articles.c.id, sort_by_parameter_order=True), rows
-            )
-            ids = [int(i) for i in result.scalars()]
+        if rows:
+            ids = await _insert_ids(conn, articles, rows)
         for w, article_id in zip(fresh_writes, ids, strict=True):
             links.append((w.draft.key, article_id))
             out.append(Written(w.draft, article_id, SaveOutcome.NEW, None, w.summary or ""))
@@ -311,11 +335,8 @@ async def write_stories(
                     "source_count": 1,
                 }
         if new_rows:
-            result = await conn.execute(
-                insert(stories).returning(stories.c.id, sort_by_parameter_order=True),
-                list(new_rows.values()),
-            )
-            created = dict(zip(new_rows, (int(i) for i in result.scalars()), strict=True))
+            ids = await _insert_ids(conn, stories, list(new_rows.values()))
+            created = dict(zip(new_rows, ids, strict=True))
         touched.update(created[key] for key in touched_new)
         assignments = [
             {

@@ -90,6 +90,31 @@ async def test_same_article_from_two_feeds_is_stored_once(db: Database) -> None:
     assert set(await db.articles.keys("feed:2")) == {"y"}
 
 
+async def test_a_batch_of_new_articles_maps_each_key_to_its_own_row(db: Database) -> None:
+    """Many rows in one INSERT, after a deletion left a gap in the ids: every key still
+    reaches the article with its own title."""
+    from sqlalchemy import select
+
+    from bot.ingest.pipeline import content_hash
+    from bot.store import batch
+    from bot.store.schema import articles
+
+    first = [draft(f"a{n}", title=f"Story {n}", text=f"Body {n}.") for n in range(5)]
+    await batch.write_articles(
+        db.engine, "feed:1", [batch.Write(d, content_hash(d), "S", None) for d in first]
+    )
+    await db.articles.prune(NOW + timedelta(days=1))  # deletes them: ids are reused or skip
+    drafts = [draft(f"k{n}", title=f"Title {n}", text=f"Text {n}.") for n in range(700)]
+    written = await batch.write_articles(
+        db.engine, "feed:2", [batch.Write(d, content_hash(d), "S", None) for d in drafts]
+    )
+    assert [w.draft.key for w in written] == [d.key for d in drafts]
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(select(articles.c.id, articles.c.title))
+        titles = {r.id: r.title for r in rows}
+    assert all(titles[w.article_id] == w.draft.title for w in written)
+
+
 async def test_seen_keys_are_tombstones(db: Database) -> None:
     assert await db.articles.mark_seen("feed:9", ["old1", "old2", "old1"]) == 2
     saved = await db.articles.save(draft("old1"), "feed:9", "S", "h")
