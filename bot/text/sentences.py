@@ -220,8 +220,9 @@ def _starts_lower(piece: str) -> bool:
 
 
 def _has_abbreviation(text: str) -> bool:
-    """Whether ``text`` may hold a split ``_MISSED_SPLIT`` looks for (a quick filter)."""
-    return _ABBR_SPACE.search(text) is not None
+    """Whether ``text`` may hold a split ``_MISSED_SPLIT`` looks for (a quick filter;
+    clean text has no whitespace but " ", and most sentences no ". " inside)."""
+    return ". " in text and _ABBR_SPACE.search(text) is not None
 
 
 def _resplit(piece: str) -> list[str]:
@@ -252,10 +253,10 @@ _ABBREVIATION_TEXT = """mr mrs ms dr prof rev hon sen rep gov gen lt col maj cap
     ky minn mich mont neb nev okla tenn wis wyo"""
 _ABBREVIATIONS = frozenset(_ABBREVIATION_TEXT.split())
 _CLOSERS = {'"': '"', "“": "”", "‘": "’", "«": "»", "(": ")", "[": "]"}
-
-
-def _is_word(char: str) -> bool:
-    return char.isalnum() or char == "_"
+# A "'" opens after a non-word and before a word character, and closes before a
+# non-word character ("'" first, so that re scans for it at C speed).
+_SINGLE_OPENER = re.compile(r"'(?<!\w')(?=\w)")
+_SINGLE_CLOSER = re.compile(r"'(?!\w)")
 
 
 class _Spans:
@@ -277,16 +278,10 @@ class _Spans:
         self.next_open = self._next_opener(0)
 
     def _find(self, opener: str, at: int) -> int:
-        text = self.text
-        found = text.find(opener, at)
         if opener == "'":
-            while found >= 0 and not (
-                (found == 0 or not _is_word(text[found - 1]))
-                and found + 1 < len(text)
-                and _is_word(text[found + 1])
-            ):
-                found = text.find(opener, found + 1)
-        return found
+            match = _SINGLE_OPENER.search(self.text, at)
+            return match.start() if match else -1
+        return self.text.find(opener, at)
 
     def _next_opener(self, at: int) -> int:
         """The first opener at or after ``at`` (-1: none); each kind is searched once
@@ -304,10 +299,8 @@ class _Spans:
         text = self.text
         if text[opener] != "'":
             return text.find(_CLOSERS[text[opener]], opener + 1)
-        found = text.find("'", opener + 1)
-        while found >= 0 and found + 1 < len(text) and _is_word(text[found + 1]):
-            found = text.find("'", found + 1)
-        return found
+        match = _SINGLE_CLOSER.search(text, opener + 1)
+        return match.start() if match else -1
 
     def holds(self, stop: int, end: int) -> bool:
         """Whether a span holds the stop at ``stop`` and goes on past ``end`` (with
@@ -335,7 +328,6 @@ def _news_pieces(paragraph: str) -> Iterator[str]:
     this only counts: with an odd number of "'" (or '"') one of them is a stray, and
     their span does not hold back a break before a typical sentence start.
     """
-    stray = [quote for quote in "'\"" if paragraph.count(quote) % 2]
     quotes = _Spans(paragraph, "\"“‘«'")
     brackets = _Spans(paragraph, "([")
     start = 0
@@ -346,7 +338,7 @@ def _news_pieces(paragraph: str) -> Iterator[str]:
         if (
             (stop < quotes.end or 0 <= quotes.next_open < stop)
             and quotes.holds(stop, end)
-            and not (stray and paragraph[quotes.start] in stray and _strong(paragraph, stop, end))
+            and not (_strong(paragraph, stop, end) and _stray(paragraph, quotes.start))
         ):
             continue
         if (stop < brackets.end or 0 <= brackets.next_open < stop) and brackets.holds(stop, 0):
@@ -380,6 +372,12 @@ def _starts_sentence(paragraph: str, at: int) -> bool:
     """Whether the word at ``at`` is one of ``_STARTERS``."""
     word_end = paragraph.find(" ", at)
     return paragraph[at : word_end if word_end >= 0 else None] in _STARTERS
+
+
+def _stray(paragraph: str, opener: int) -> bool:
+    """Whether the quote mark at ``opener`` appears an odd number of times (a stray)."""
+    quote = paragraph[opener]
+    return quote in "'\"" and paragraph.count(quote) % 2 == 1
 
 
 def _strong(paragraph: str, stop: int, end: int) -> bool:
