@@ -24,7 +24,7 @@ sentence-sentence and sentence-title similarity; no Python loop runs per token. 
 sentences numpy's per-call overhead, not arithmetic, is the cost, so
 ``_article_cosines`` makes as few calls as it can and scoring and picking read one
 ``tolist()`` of its result. Per CNN/DM article (warm, one process, about 200 us in
-all): cleaning the first paragraph ~22 us, splitting and fixing the lead ~45, tokens and
+all): cleaning the first paragraph ~22 us, splitting and fixing the lead ~40, tokens and
 word ids ~38 (a dict lookup per word), counts, TF-IDF and cosines ~40, scoring and picking
 ~10. ``bench/summarize.py`` measures it against sumy's LexRank.
 
