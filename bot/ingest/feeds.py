@@ -17,6 +17,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
+
 from bot import metrics
 from bot.config import Settings
 from bot.core import logcontext
@@ -34,6 +36,9 @@ from bot.store.feeds import FeedState
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+
+# Feed states written per transaction (at most; a lease batch's last ones go together).
+_RECORD_BATCH = 64
 
 
 def worker_id() -> str:
@@ -130,30 +135,63 @@ class FeedIngest:
             polled.update(s.id for s in states)
             report.feeds += len(states)
             by_url = {s.url: s for s in states}
+            polls: list[tuple[FeedState, FeedState, PollResult]] = []
             async for result in self.poller.poll_all(
                 states, concurrency=self._settings.sources.global_concurrency
             ):
                 state = by_url[result.url]
                 try:
                     with logcontext.bind(feed_id=state.id):
-                        await self._store(state, result, report, backfill)
+                        polls.append(
+                            (state, await self._store(state, result, report, backfill), result)
+                        )
                 except Exception as exc:  # one feed's trouble never ends the cycle
                     log.exception("ingest: feed_url=%s failed to store", state.url)
                     report.errors.append((state.url, f"store: {exc.__class__.__name__}"))
                     await self._db.feeds.record(
                         dataclasses.replace(state, last_error=f"store: {exc.__class__.__name__}")
                     )
+                if len(polls) >= _RECORD_BATCH:
+                    await self._record(polls)
                 done += 1
                 if progress:
                     progress(done, max(total, done))
+            await self._record(polls)
         if progress and done < total:  # other workers took the rest
             progress(done, done)
         report.seconds = time.monotonic() - started
         return report
 
+    async def _record(self, polls: list[tuple[FeedState, FeedState, PollResult]]) -> None:
+        """Store the feeds' new states (releasing their leases) in one transaction, then
+        tell feed health. Their articles are stored already: a crash before this only
+        means those feeds are fetched again, and their items are known by then."""
+        try:
+            await self._db.feeds.record_many([after for _, after, _ in polls])
+        except IntegrityError:  # e.g. two feeds moved to one URL: record them one by one
+            polls[:] = [p for p in polls if await self._record_one(*p)]
+        for before, after, result in polls:
+            try:
+                await self.health.after_poll(before, after, result.error_kind, result.fetched_at)
+            except Exception:  # a notice that fails must not cost the other feeds theirs
+                log.exception("ingest: feed_url=%s health notice failed", after.url)
+        polls.clear()
+
+    async def _record_one(self, before: FeedState, after: FeedState, _: PollResult) -> bool:
+        try:
+            await self._db.feeds.record(after)
+            return True
+        except IntegrityError as exc:
+            log.warning("ingest: feed_url=%s state not stored: %s", before.url, exc)
+            await self._db.feeds.record(
+                dataclasses.replace(before, last_error=f"store: {exc.__class__.__name__}")
+            )
+            return False
+
     async def _store(
         self, state: FeedState, result: PollResult, report: CycleReport, backfill: int | None
-    ) -> None:
+    ) -> FeedState:
+        """Store the poll's articles; returns the feed's new state, for ``_record``."""
         report.outcomes[result.outcome.value] = report.outcomes.get(result.outcome.value, 0) + 1
         metrics.FEEDS_POLLED.labels(outcome=result.outcome.value).inc()
         if result.last_error:
@@ -174,9 +212,7 @@ class FeedIngest:
             report.stats.add(await self._ingest(origin, drafts))
         failed = result.last_error is not None
         updates["failing_since"] = (state.failing_since or result.fetched_at) if failed else None
-        after = dataclasses.replace(state, **updates)
-        await self._db.feeds.record(after)
-        await self.health.after_poll(state, after, result.error_kind, result.fetched_at)
+        return dataclasses.replace(state, **updates)
 
     @staticmethod
     def _first_run(drafts: list[ArticleDraft], keep: int) -> tuple[list[ArticleDraft], list[str]]:

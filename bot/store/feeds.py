@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import String, cast, delete, func, insert, literal, or_, select, update
+from sqlalchemy import String, bindparam, cast, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
@@ -183,16 +184,15 @@ class FeedRepo:
     ) -> list[FeedState]:
         """Claim feeds due for a fetch; another worker skips them until the lease ends.
 
-        On PostgreSQL the claim uses ``FOR UPDATE SKIP LOCKED`` so concurrent workers
-        never block on, or double-claim, the same feed.
+        The most overdue come first, and are returned in that order: never-polled feeds,
+        then by the time they fell due. When a cycle takes longer than the feeds'
+        interval, every feed then waits about one cycle, whatever its id. On PostgreSQL
+        the claim uses ``FOR UPDATE SKIP LOCKED`` so concurrent workers never block on,
+        or double-claim, the same feed.
         """
         token = f"{owner}/{uuid.uuid4().hex[:12]}"
-        due = (
-            select(feeds.c.id)
-            .where(*_due(now))
-            .order_by(feeds.c.next_fetch_at.is_not(None), feeds.c.next_fetch_at, feeds.c.id)
-            .limit(limit)
-        )
+        overdue = (feeds.c.next_fetch_at.is_not(None), feeds.c.next_fetch_at, feeds.c.id)
+        due = select(feeds.c.id).where(*_due(now)).order_by(*overdue).limit(limit)
         if self._engine.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         # One UPDATE … WHERE id IN (SELECT …): atomic on SQLite, SKIP LOCKED on PostgreSQL.
@@ -203,7 +203,7 @@ class FeedRepo:
                 .values(lease_owner=token, lease_until=now + timedelta(seconds=lease_s))
             )
             rows = await conn.execute(
-                select(feeds).where(feeds.c.lease_owner == token).order_by(feeds.c.id)
+                select(feeds).where(feeds.c.lease_owner == token).order_by(*overdue)
             )
             return [_state(r) for r in rows]
 
@@ -235,25 +235,38 @@ class FeedRepo:
 
     async def record(self, state: FeedState) -> None:
         """Store what a fetch learned and release the lease."""
+        await self.record_many([state])
+
+    async def record_many(self, states: Sequence[FeedState]) -> None:
+        """``record`` for many feeds in one transaction: a poll cycle's feeds mostly come
+        back unchanged, and a transaction each was most of an unchanged cycle."""
+        if not states:
+            return
+        columns = (
+            "url",
+            "title",
+            "etag",
+            "last_modified",
+            "body_hash",
+            "failure_count",
+            "last_error",
+            "next_fetch_at",
+            "last_fetch_at",
+            "gone",
+            "interval_s",
+            "backfill",
+            "failing_since",
+        )
         async with self._engine.begin() as conn:
             await conn.execute(
                 update(feeds)
-                .where(feeds.c.id == state.id)
+                .where(feeds.c.id == bindparam("feed_id"))
                 .values(
-                    url=state.url,
-                    title=state.title,
-                    etag=state.etag,
-                    last_modified=state.last_modified,
-                    body_hash=state.body_hash,
-                    failure_count=state.failure_count,
-                    last_error=state.last_error,
-                    next_fetch_at=state.next_fetch_at,
-                    last_fetch_at=state.last_fetch_at,
-                    gone=state.gone,
-                    interval_s=state.interval_s,
-                    backfill=state.backfill,
-                    failing_since=state.failing_since,
-                    lease_owner=None,
-                    lease_until=None,
-                )
+                    {name: bindparam(f"v_{name}") for name in columns}
+                    | {"lease_owner": None, "lease_until": None}
+                ),
+                [
+                    {"feed_id": s.id, **{f"v_{name}": getattr(s, name) for name in columns}}
+                    for s in states
+                ],
             )
