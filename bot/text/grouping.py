@@ -14,11 +14,16 @@ does not reward a loose story the way a centroid cosine does. Short items (a
 headline, a teaser) are scored partly against the story's core (its normalised
 centroid) instead, and ``merge`` joins headline stories whose centroids meet: a
 headline shares few words with any one member but many with the story as a whole.
+``merge`` also joins any two stories that are each other's nearest (mutual nearest
+neighbours): single pass cannot put an article into a story that only arrives later.
 
-Three guards keep precision, none tuned per dataset:
-- Dense topics. The best candidate's score loses half the mean score of the next
-  few candidates: an article that looks like many open stories (a debt-ceiling
-  piece among weeks of them) needs a clear margin over its neighbours to join one.
+Four guards keep precision, none tuned per dataset:
+- Dense topics, article side. The best candidate's score loses half the mean score
+  of the next few candidates: an article that looks like many open stories (a
+  debt-ceiling piece among weeks of them) needs a clear margin to join one.
+- Dense topics, story side (neighbourhood density). A story that scores well with
+  many articles that do not join it sits in a crowded topic; its scores lose part of
+  that mean, so it needs a closer match than a story that stands alone.
 - Drift cap. A full article must share some weight with the story's first article,
   so a story cannot walk, member by member, over its whole topic.
 - Same outlet. An outlet rarely publishes two articles on one event within a few
@@ -59,10 +64,11 @@ logger = logging.getLogger(__name__)
 
 # One value for every input (headlines and full articles alike), chosen on AllSides
 # dev together with UCI titles dev; ``bench/stories.py --folds`` tunes it on half the
-# stories of a file and scores the other half (0.15-0.19 come out there; 0.20 scores
-# about the same). 0.21 keeps a margin for a cold start, where a handful of stored
-# articles make two unrelated items that share two title words look alike.
-DEFAULT_THRESHOLD = 0.21
+# stories of a file and scores the other half. 0.23 (0.21 before the pair merge) keeps
+# the single pass precise and leaves recall to ``merge``; it also keeps a margin for a
+# cold start, where a handful of stored articles make two unrelated items that share
+# two title words look alike.
+DEFAULT_THRESHOLD = 0.23
 _TITLE_WEIGHT = 2.0
 _NUMBER_WEIGHT = 2.0  # a number's count is multiplied by this
 _SAME_SOURCE_PENALTY = 0.1
@@ -106,6 +112,17 @@ _RIVALS = 5
 # cosine with the story's first article, so a story cannot walk, member by member,
 # across its whole topic. Headlines (which share few words) match the core instead.
 _SEED_OVERLAP = 0.08
+# Neighbourhood density (hubness): a story's score loses _DENSITY_WEIGHT times the mean
+# score it got from articles that did not join it (see ``_density``), so a story in a
+# crowded topic must match an article more closely than one that stands alone.
+_DENSITY_WEIGHT = 0.3
+_DENSITY_PRIOR = 3.0
+# Pairs: ``merge`` joins two stories of any kind that are each other's nearest story
+# (average link between their members, less _PAIR_RIVAL_WEIGHT times the mean of the
+# next _RIVALS) when that reaches _PAIR_MIN and they have no outlet in common. Single
+# pass cannot join an article to a story that only arrives later; this does.
+_PAIR_MIN = 0.15
+_PAIR_RIVAL_WEIGHT = 0.25
 
 
 @dataclass(slots=True)
@@ -123,6 +140,10 @@ class StoryState:
     norm2: float = 0.0  # squared norm of the centroid sum
     terms: int = 0  # features over all member vectors (short members: titles only)
     seed: dict[str, float] = field(default_factory=dict)  # the first member's vector
+    # Neighbourhood density: the scores the story got from articles that did not join
+    # it (their sum and count); see ``_density``.
+    near_sum: float = 0.0
+    near_count: int = 0
 
 
 class StoryGrouper:
@@ -147,6 +168,7 @@ class StoryGrouper:
         self._latest: datetime | None = None
         self._adds_since_prune = 0
         self._merged: dict[int, int] = {}  # merged-away story key -> surviving key
+        self._dirty: set[int] = set()  # stories changed since the last ``merge``
 
     def __len__(self) -> int:
         return len(self._stories)
@@ -170,6 +192,7 @@ class StoryGrouper:
         stale = [key for key, story in self._stories.items() if story.last_updated < before]
         for key in stale:
             story = self._stories.pop(key)
+            self._dirty.discard(key)
             for term in story.centroid:
                 posting = self._postings.get(term)
                 if posting is not None:
@@ -195,8 +218,18 @@ class StoryGrouper:
         return key
 
     def merge(self) -> int:
-        """Merge open stories of short items (headlines, teasers) whose centroids
-        meet; returns how many stories were merged away."""
+        """Merge stories that turn out to be one event; returns how many were merged
+        away (``resolve`` maps their keys). Call it after each batch of ``add``.
+
+        Two passes: stories of short items (headlines, teasers) whose centroids meet,
+        then pairs of stories that are each other's nearest (``_merge_pairs``).
+        """
+        done = self._merge_headlines() + self._merge_pairs()
+        self._dirty.clear()
+        return done
+
+    def _merge_headlines(self) -> int:
+        """Merge open stories of short items whose centroids meet (``_MERGE_COS``)."""
         stories = [
             st
             for st in self._stories.values()
@@ -232,6 +265,55 @@ class StoryGrouper:
                     done += 1
         return done
 
+    def _merge_pairs(self) -> int:
+        """Merge each story changed since the last merge with its nearest story when
+        that story's nearest is it too and the pair scores ``_PAIR_MIN`` (see there).
+        Mutual nearness is a local test: it asks nothing of a story's neighbourhood
+        but that the two stand out in it for each other."""
+        nearest: dict[int, tuple[int, float] | None] = {}
+
+        def nearest_of(key: int) -> tuple[int, float] | None:
+            if key not in nearest:
+                nearest[key] = self._nearest(self._stories[key])
+            return nearest[key]
+
+        done = 0
+        for key in sorted(self._dirty):
+            found = nearest_of(key) if key in self._stories else None
+            if found is None or found[1] < _PAIR_MIN or found[0] not in self._stories:
+                continue
+            back = nearest_of(found[0])
+            if back is not None and back[0] == key:
+                one, two = self._stories[key], self._stories[found[0]]
+                self._absorb(*((one, two) if one.size >= two.size else (two, one)))
+                done += 1
+        return done
+
+    def _nearest(self, story: StoryState) -> tuple[int, float] | None:
+        """The story nearest to ``story`` (average link between their members), with
+        its score less ``_PAIR_RIVAL_WEIGHT`` times the next ones; None if there is
+        none within the window that shares no outlet with it."""
+        scored: list[tuple[float, int]] = []
+        sources = set(story.sources)
+        for key in self._ranked(story.centroid):  # the sum ranks as the mean does
+            other = self._stories[key]
+            if other is story or not sources.isdisjoint(other.sources):
+                continue
+            if (
+                other.first_seen > story.last_updated + self.window
+                or story.first_seen > other.last_updated + self.window
+            ):
+                continue
+            small, large = sorted((story.centroid, other.centroid), key=len)
+            scored.append((_dot(small, large) / (story.size * other.size), -key))
+            if len(scored) == _EXACT_CANDIDATES:
+                break
+        if not scored:
+            return None
+        scored.sort(reverse=True)
+        best, key = scored[0]
+        return -key, best - _PAIR_RIVAL_WEIGHT * _rivals([x for x, _ in scored[1:]])
+
     def _absorb(self, big: StoryState, other: StoryState) -> None:
         del self._stories[other.key]
         for term in other.centroid:
@@ -242,6 +324,9 @@ class StoryGrouper:
         self._add_terms(big, other.centroid)
         big.size += other.size
         big.terms += other.terms
+        big.near_sum += other.near_sum
+        big.near_count += other.near_count
+        self._dirty.discard(other.key)
         big.doc_ids.extend(other.doc_ids)
         big.sources.extend(s for s in other.sources if s not in big.sources)
         for src, seen in other.source_seen.items():
@@ -377,19 +462,24 @@ class StoryGrouper:
         ranked = self._candidates(vec, when)
         if not ranked:
             return None
-        scores = self._scores(vec, ranked, when, source)
+        raw = self._scores(vec, ranked, when, source)
+        scores = [x - _DENSITY_WEIGHT * _density(st) for x, st in zip(raw, ranked, strict=True)]
         # Best first, ties to the older story; the first that has not drifted wins.
         order = sorted(range(len(ranked)), key=lambda i: (-scores[i], ranked[i].key))
         short = len(vec) < _SHORT_TERMS
+        best: StoryState | None = None
         for i in order:
             if short or _dot(vec, ranked[i].seed) >= _SEED_OVERLAP:
+                best_sim = scores.pop(i)
+                scores.sort(reverse=True)
+                if best_sim - _RIVAL_WEIGHT * _rivals(scores) >= self.threshold:
+                    best = ranked[i]
                 break
-        else:
-            return None
-        best_sim = scores.pop(i)
-        scores.sort(reverse=True)
-        rivals = sum(max(0.0, x) for x in scores[:_RIVALS]) / _RIVALS
-        return ranked[i] if best_sim - _RIVAL_WEIGHT * rivals >= self.threshold else None
+        for story, sim in zip(ranked, raw, strict=True):
+            if story is not best:  # a neighbour that the article did not join
+                story.near_sum += max(0.0, sim)
+                story.near_count += 1
+        return best
 
     def _scores(
         self, vec: dict[str, float], ranked: list[StoryState], when: datetime, source: str
@@ -426,13 +516,25 @@ class StoryGrouper:
 
     def _candidates(self, vec: dict[str, float], when: datetime) -> list[StoryState]:
         """The few open stories within the window that best share the article's
-        highest-weight (rarest) terms, best first, ranked by the partial average link
-        over those terms. Orders are fixed by the input (dicts keep insertion order,
-        sorts are stable), so the result is deterministic.
+        highest-weight (rarest) terms, best first (see ``_ranked``).
 
         The window is checked on the ranked stories only, not on every story a probe
         term reaches: ``prune`` keeps stories more than two windows old out anyway.
         """
+        lo, hi = when - self.window, when + self.window
+        ranked: list[StoryState] = []
+        for key in self._ranked(vec):
+            story = self._stories[key]
+            if lo <= story.last_updated <= hi:
+                ranked.append(story)
+                if len(ranked) == _EXACT_CANDIDATES:
+                    break
+        return ranked
+
+    def _ranked(self, vec: dict[str, float]) -> list[int]:
+        """Keys of the stories sharing one of the highest-weight terms of ``vec``,
+        ranked by the partial average link over those terms. Orders are fixed by the
+        input (dicts keep insertion order, sorts are stable): deterministic."""
         postings = self._postings
         partial: dict[int, float] = {}
         get = partial.get
@@ -443,18 +545,9 @@ class StoryGrouper:
             weight = vec[term]
             for key, total in posting.items():
                 partial[key] = get(key, 0.0) + weight * total
-        stories = self._stories
-        sizes = map(_SIZE, map(stories.__getitem__, partial))
+        sizes = map(_SIZE, map(self._stories.__getitem__, partial))
         partial = dict(zip(partial, map(truediv, partial.values(), sizes), strict=True))
-        lo, hi = when - self.window, when + self.window
-        ranked: list[StoryState] = []
-        for key in sorted(partial, key=partial.__getitem__, reverse=True):
-            story = stories[key]
-            if lo <= story.last_updated <= hi:
-                ranked.append(story)
-                if len(ranked) == _EXACT_CANDIDATES:
-                    break
-        return ranked
+        return sorted(partial, key=partial.__getitem__, reverse=True)
 
     def _join(self, story: StoryState, vec: dict[str, float], when: datetime) -> None:
         if not story.seed:
@@ -464,6 +557,7 @@ class StoryGrouper:
         self._add_terms(story, vec)
         story.size += 1
         story.terms += len(vec)
+        self._dirty.add(story.key)
         story.last_updated = max(story.last_updated, when)
         story.first_seen = min(story.first_seen, when)
 
@@ -528,6 +622,20 @@ def _add_names(counts: dict[str, float], part: str, tokens: int, weight: float) 
         get = counts.get
         for tok in map(_CANON.__getitem__, capitals):
             counts[tok] = get(tok, 0.0) + name
+
+
+def _density(story: StoryState) -> float:
+    """How well the story scores, on average, with articles that do not join it: high
+    for a story in a crowded topic, which then looks close to everything nearby. The
+    mean is shrunk towards 0 by ``_DENSITY_PRIOR`` observations, so one look is not
+    enough to mark a story."""
+    return story.near_sum / (story.near_count + _DENSITY_PRIOR)
+
+
+def _rivals(scores: list[float]) -> float:
+    """Mean of the best ``_RIVALS`` of ``scores`` (sorted, best first), counting
+    negative and missing ones as 0."""
+    return sum(max(0.0, x) for x in scores[:_RIVALS]) / _RIVALS
 
 
 def _dot(a: dict[str, float], b: dict[str, float]) -> float:

@@ -206,7 +206,7 @@ def test_headline_stories_merge_and_keys_resolve() -> None:
     assert len(g) == len(set(resolved))
 
 
-def test_merge_leaves_full_article_stories_alone() -> None:
+def test_merge_leaves_unrelated_full_article_stories_apart() -> None:
     from datetime import UTC, datetime
 
     from bot.text.grouping import StoryGrouper
@@ -300,3 +300,47 @@ def test_pruning_forgets_merges_into_pruned_stories() -> None:
     assert grouper.prune(T0 + timedelta(hours=100)) == 1
     assert grouper._merged == {91: new, 92: 91}
     assert grouper.resolve(92) == new
+
+
+def test_stories_that_are_each_others_nearest_merge_unless_they_share_an_outlet() -> None:
+    def merged(second_source: str) -> tuple[StoryGrouper, list[int]]:
+        g = StoryGrouper(threshold=0.9)  # single pass keeps every article apart
+        sources = ["Reuters", "AP", second_source]
+        keys = [
+            g.add(i, ARTICLES[n][0], ARTICLES[n][1], T0, src)
+            for i, (n, src) in enumerate(zip((0, 1, 2), sources, strict=True))
+        ]
+        assert len(set(keys)) == 3
+        g.merge()
+        return g, [g.resolve(k) for k in keys]
+
+    g, (infra, fed, infra2) = merged("CNN")
+    assert infra == infra2 != fed  # the two infrastructure reports are one story now
+    assert len(g) == 2
+    _, (infra, fed, infra2) = merged("Reuters")  # one outlet, one article per event
+    assert len({infra, fed, infra2}) == 3
+
+
+def test_a_story_in_a_crowded_topic_needs_a_closer_match() -> None:
+    shared = _filler("s", 12)
+    first = f"{shared} {_filler('a')}"
+    probe = f"{_filler('a')} {_filler('p', 8)}"
+    # Neighbours share words with the first story only, never with the probe: they
+    # add no rival for the probe, but show that the story sits in a crowded topic.
+    neighbours = [f"{shared} {_filler(f'n{k}y', 4)}" for k in range(6)]
+    scout = StoryGrouper()
+    own = scout.similarity(scout.add(0, "", first, T0, "x"), "", probe)
+    threshold = own - 0.01
+
+    def joins(crowded: bool) -> bool:
+        g = StoryGrouper(threshold=threshold)
+        key = g.add(0, "", first, T0, "x")
+        for k, text in enumerate(neighbours, start=1):
+            if crowded:
+                assert g.add(k, "", text, T0, f"n{k}") != key  # scored, not joined
+            else:
+                g.observe("", text)  # the same term weights, no neighbours
+        return g.add(99, "", probe, T0, "z") == key
+
+    assert joins(crowded=False)
+    assert not joins(crowded=True)
