@@ -59,8 +59,11 @@ async def open_database(url: str) -> Database:
 
             Path(database).parent.mkdir(parents=True, exist_ok=True)
     await asyncio.get_running_loop().run_in_executor(None, migrate.upgrade, url)
+    # A ping on every checkout finds a PostgreSQL connection the server dropped; a SQLite
+    # file cannot drop one, and the ping was a thread round trip per query at ingest.
+    sqlite = make_url(url).get_backend_name() == "sqlite"
     try:
-        engine = create_async_engine(driver_url(url, use_async=True), pool_pre_ping=True)
+        engine = create_async_engine(driver_url(url, use_async=True), pool_pre_ping=not sqlite)
     except Exception as exc:
         raise StoreError(f"store: cannot open {safe}: {exc.__class__.__name__}") from exc
     if engine.dialect.name == "sqlite":
