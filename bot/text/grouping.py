@@ -80,7 +80,7 @@ _LEAD_CHARS = 1200
 _PROBE_TERMS = 10  # highest-weight (rarest) terms of an article, to find candidates
 # A probe term shared by more open stories than this says nothing about which one the
 # article belongs to; skipping it keeps the cost per article flat in a crowded window.
-_POSTING_CAP = 200
+_POSTING_CAP = 50
 _EXACT_CANDIDATES = 6  # candidates that get an exact score (the best and its rivals)
 # IDF acts as if a background corpus of this many documents (none containing the
 # term) had been seen: a cold start (a fresh install, a restart that reloads a few
@@ -464,10 +464,11 @@ class StoryGrouper:
             return None
         raw = self._scores(vec, ranked, when, source)
         scores = [x - _DENSITY_WEIGHT * _density(st) for x, st in zip(raw, ranked, strict=True)]
-        # Best first, ties to the older story; the first that has not drifted wins.
-        order = sorted(range(len(ranked)), key=lambda i: (-scores[i], ranked[i].key))
-        short = len(vec) < _SHORT_TERMS
         best: StoryState | None = None
+        # Best first, ties to the older story; the first that has not drifted wins.
+        # (No join at all when even the best score is below the threshold.)
+        order = [] if max(scores) < self.threshold else self._by_score(ranked, scores)
+        short = len(vec) < _SHORT_TERMS
         for i in order:
             if short or _dot(vec, ranked[i].seed) >= _SEED_OVERLAP:
                 best_sim = scores.pop(i)
@@ -480,6 +481,11 @@ class StoryGrouper:
                 story.near_sum += max(0.0, sim)
                 story.near_count += 1
         return best
+
+    @staticmethod
+    def _by_score(ranked: list[StoryState], scores: list[float]) -> list[int]:
+        """Indexes of ``ranked``, best score first, ties to the older story."""
+        return sorted(range(len(ranked)), key=lambda i: (-scores[i], ranked[i].key))
 
     def _scores(
         self, vec: dict[str, float], ranked: list[StoryState], when: datetime, source: str
@@ -537,14 +543,16 @@ class StoryGrouper:
         input (dicts keep insertion order, sorts are stable): deterministic."""
         postings = self._postings
         partial: dict[int, float] = {}
-        get = partial.get
         for term in sorted(vec, key=vec.__getitem__, reverse=True)[:_PROBE_TERMS]:
             posting = postings.get(term)
             if posting is None or len(posting) > _POSTING_CAP:
                 continue
             weight = vec[term]
-            for key, total in posting.items():
-                partial[key] = get(key, 0.0) + weight * total
+            for key, total in posting.items():  # the hottest loop: no calls in it
+                if key in partial:
+                    partial[key] += weight * total
+                else:
+                    partial[key] = weight * total
         sizes = map(_SIZE, map(self._stories.__getitem__, partial))
         partial = dict(zip(partial, map(truediv, partial.values(), sizes), strict=True))
         return sorted(partial, key=partial.__getitem__, reverse=True)
