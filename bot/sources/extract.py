@@ -107,14 +107,22 @@ class FullTextExtractor:
     async def enrich_all(
         self, drafts: Iterable[ArticleDraft], *, concurrency: int = 4
     ) -> list[ArticleDraft]:
-        """Enrich many drafts, ``concurrency`` pages at a time, keeping their order."""
+        """Enrich many drafts, ``concurrency`` pages at a time, keeping their order.
+
+        Only teasers get a task: a first poll cycle brings tens of thousands of drafts,
+        most of them full articles already."""
         slots = asyncio.Semaphore(concurrency)
+        out = list(drafts)
+        teasers = [i for i, draft in enumerate(out) if self.wants(draft)]
 
         async def one(draft: ArticleDraft) -> ArticleDraft:
             async with slots:
                 return await self.enrich(draft)
 
-        return list(await asyncio.gather(*(one(d) for d in drafts)))
+        enriched = await asyncio.gather(*(one(out[i]) for i in teasers))
+        for i, draft in zip(teasers, enriched, strict=True):
+            out[i] = draft
+        return out
 
     async def _extract(self, url: str) -> str | None:
         try:
