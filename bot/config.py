@@ -288,7 +288,7 @@ def validate(settings: Settings) -> Settings:
         settings.slack.mode in {"socket", "http"},
         f'[slack] mode must be "socket" or "http", got {settings.slack.mode!r}',
     )
-    _require(1 <= settings.slack.port <= 65535, "[slack] port must be 1..65535")
+    _require(0 <= settings.slack.port <= 65535, "[slack] port must be 0..65535 (0: any free port)")
     _require(
         settings.slack.api_url.startswith(("https://", "http://"))
         and settings.slack.api_url.endswith("/"),

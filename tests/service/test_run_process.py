@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -39,6 +40,9 @@ SECRET = "process-signing-secret"
 SLACK_TOKEN = "xoxb-process-test"
 REFUSED_DISCORD = "discord: DISCORD_TOKEN was refused (401)"
 REFUSED_SLACK = "slack: SLACK_BOT_TOKEN was refused by auth.test (token_revoked)"
+LISTENING = {"slack": "slack listening", "web": "web: status page"}
+SLACK_PORT = re.compile(r"slack listening mode=http host=\S+ port=(\d+)")
+WEB_PORT = re.compile(r"web: status page and /metrics at http://[^:]+:(\d+)/")
 
 
 def free_port() -> int:
@@ -152,6 +156,15 @@ class BotProcess:
                 self._changed.clear()
                 await self._changed.wait()
 
+    async def port_of(self, service: str) -> int:
+        """The port ``service`` ("slack" or "web") bound: the config asks for 0, any free
+        port, so two services or two runs never race for a port picked in advance."""
+        pattern = SLACK_PORT if service == "slack" else WEB_PORT
+        await self.wait_for_log(LISTENING[service])
+        found = pattern.search(self.log)
+        assert found is not None, self.log
+        return int(found.group(1))
+
     async def exit_code(self) -> tuple[int, float]:
         """The exit code and seconds from the process's first log line (the interpreter
         and imports are up) to its exit; a hang dumps the stacks and fails the run."""
@@ -223,7 +236,7 @@ async def test_refused_discord_token_exits_2(tmp_path: Path, fakes: Fakes, slack
     async def run_one(n: int) -> float:
         folder = tmp_path / f"run{n}"
         folder.mkdir()
-        port = free_port() if slack else None
+        port = 0 if slack else None
         config = write_config(folder, fakes, slack_port=port, slack_mode=slack or "http")
         env = {"DISCORD_TOKEN": "not-the-token"}
         if slack == "http":
@@ -251,16 +264,17 @@ async def test_unreachable_discord_is_retried_and_slack_keeps_serving(
     async def run_one(n: int) -> float:
         folder = tmp_path / f"run{n}"
         folder.mkdir()
-        port = free_port() if with_slack else None
-        web = free_port() if with_slack else None
-        config = write_config(folder, fakes, slack_port=port, discord_api=closed, web_port=web)
+        any_port = 0 if with_slack else None
+        config = write_config(
+            folder, fakes, slack_port=any_port, discord_api=closed, web_port=any_port
+        )
         env = {"DISCORD_TOKEN": DISCORD_TOKEN}
         if with_slack:
             env |= {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SECRET}
         bot = await BotProcess.start(config, **env)
         await bot.wait_for_log("discord: cannot reach the API", count=2)  # two attempts logged
         if with_slack:
-            assert port is not None
+            port, web = await bot.port_of("slack"), await bot.port_of("web")
             await slack_briefing(port, fakes, f"{tmp_path.name}-{n}")
             ready = await readyz(f"http://127.0.0.1:{web}/readyz")
             assert ready[0] == 503, ready
@@ -283,7 +297,7 @@ async def test_revoked_slack_token_exits_2(tmp_path: Path, fakes: Fakes) -> None
     async def run_one(n: int) -> float:
         folder = tmp_path / f"run{n}"
         folder.mkdir()
-        config = write_config(folder, fakes, slack_port=free_port())
+        config = write_config(folder, fakes, slack_port=0)
         bot = await BotProcess.start(
             config, SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET=SECRET
         )
@@ -301,10 +315,9 @@ async def test_revoked_slack_token_exits_2(tmp_path: Path, fakes: Fakes) -> None
 async def test_run_serves_slack_through_api_url(tmp_path: Path, fakes: Fakes) -> None:
     """Slack only, pointed at the fake by [slack] api_url: the token is checked there at
     start, a command is answered, and Ctrl-C stops the process cleanly."""
-    port = free_port()
-    config = write_config(tmp_path, fakes, slack_port=port)
+    config = write_config(tmp_path, fakes, slack_port=0)
     bot = await BotProcess.start(config, SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET=SECRET)
-    await bot.wait_for_log("slack listening")
+    port = await bot.port_of("slack")
     assert [c.token for c in fakes.slack.calls_to("auth.test")] == [SLACK_TOKEN]
     await slack_briefing(port, fakes, "api-url")
     [answer] = [b for b in fakes.slack.responses if b["_name"] == "api-url"]
@@ -336,7 +349,7 @@ async def check_config(config: Path, *args: str, **env: str) -> tuple[int, str, 
 
 
 async def test_check_config_online_checks_the_tokens(tmp_path: Path, fakes: Fakes) -> None:
-    config = write_config(tmp_path, fakes, slack_port=free_port())
+    config = write_config(tmp_path, fakes, slack_port=0)
     env = {
         "SLACK_BOT_TOKEN": SLACK_TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
@@ -366,15 +379,15 @@ async def test_check_config_online_checks_the_tokens(tmp_path: Path, fakes: Fake
 async def test_readyz_names_the_adapters_once_they_serve(tmp_path: Path, fakes: Fakes) -> None:
     """Both platforms reachable: /readyz says ready with both adapters, once each one
     serves (Slack's server is up, Discord's gateway sent READY)."""
-    web = free_port()
-    config = write_config(tmp_path, fakes, slack_port=free_port(), web_port=web)
+    config = write_config(tmp_path, fakes, slack_port=0, web_port=0)
     bot = await BotProcess.start(
         config,
         DISCORD_TOKEN=DISCORD_TOKEN,
         SLACK_BOT_TOKEN=SLACK_TOKEN,
         SLACK_SIGNING_SECRET=SECRET,
     )
-    await bot.wait_for_log("slack listening")
+    await bot.port_of("slack")
+    web = await bot.port_of("web")
     await fakes.discord.wait_until(lambda: bool(fakes.discord.identifies))
     url = f"http://127.0.0.1:{web}/readyz"
     async with asyncio.timeout(HANG_LIMIT_S):
@@ -387,7 +400,7 @@ async def test_readyz_names_the_adapters_once_they_serve(tmp_path: Path, fakes: 
 
 async def test_deliver_now_posts_to_slack_through_api_url(tmp_path: Path, fakes: Fakes) -> None:
     """The operator's `deliver-now` builds its own Web API client: [slack] api_url too."""
-    config = write_config(tmp_path, fakes, slack_port=free_port())
+    config = write_config(tmp_path, fakes, slack_port=0)
     seed = {
         "title": "Ukraine and partners agree on new energy aid for Kyiv",
         "text": "Ukraine secured a new package of energy aid on Tuesday. "
