@@ -54,7 +54,7 @@ async def test_edit_updates_story_headline(core: Core) -> None:
 async def test_articles_left_without_a_story_are_grouped_on_restart(core: Core) -> None:
     orphan = draft("o", "Bridge reopens after repairs")
     written = await batch.write_articles(
-        core.db.engine, "feed:2", [batch.Write(orphan, content_hash(orphan), "Summary.", None)]
+        core.db.engine, [batch.Write(orphan, content_hash(orphan), "Summary.", None, "feed:2")]
     )
     assert written[0].story_id is None  # as if the process died before grouping
     assert (await core.briefings.compose()).items == ()
@@ -122,8 +122,10 @@ async def test_a_draft_whose_twin_vanished_is_summarised_after_the_write(
 ) -> None:
     """The lookup said "a link", the write stored an article: it still gets a summary."""
 
-    async def everything_linked(_engine: object, fresh: list[tuple[ArticleDraft, str]]) -> set[str]:
-        return {d.key for d, _ in fresh}
+    async def everything_linked(
+        _engine: object, fresh: list[tuple[ArticleDraft, str]]
+    ) -> list[int | None]:
+        return [10**9 for _ in fresh]  # an article id that is not (or no longer) stored
 
     core.pipeline._summarizer = CountingSummarizer()
     monkeypatch.setattr(batch, "linked_drafts", everything_linked)

@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.core import logcontext
 from bot.core.models import ArticleDraft
 from bot.ingest.health import FeedHealth
-from bot.ingest.pipeline import IngestStats, Pipeline, content_hash
+from bot.ingest.pipeline import IngestStats, OriginDrafts, Pipeline, content_hash
 from bot.sources.extract import FullTextExtractor
 from bot.sources.fetch import Fetcher, options_from_settings
 from bot.sources.poll import Outcome, Poller, PollPolicy, PollResult
@@ -37,8 +37,11 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
-# Feed states written per transaction (at most; a lease batch's last ones go together).
-_RECORD_BATCH = 64
+# Feed polls stored together (at most; a lease batch's last ones go together): one key
+# lookup, one summarising call and one transaction for their articles, one for their
+# stories, then one for their states. A transaction per feed was a few thousand thread
+# round trips per cycle on SQLite.
+_STORE_BATCH = 64
 
 
 def worker_id() -> str:
@@ -135,37 +138,75 @@ class FeedIngest:
             polled.update(s.id for s in states)
             report.feeds += len(states)
             by_url = {s.url: s for s in states}
-            polls: list[tuple[FeedState, FeedState, PollResult]] = []
+            polls: list[tuple[FeedState, PollResult]] = []
             async for result in self.poller.poll_all(
                 states, concurrency=self._settings.sources.global_concurrency
             ):
-                state = by_url[result.url]
-                try:
-                    with logcontext.bind(feed_id=state.id):
-                        polls.append(
-                            (state, await self._store(state, result, report, backfill), result)
-                        )
-                except Exception as exc:  # one feed's trouble never ends the cycle
-                    log.exception("ingest: feed_url=%s failed to store", state.url)
-                    report.errors.append((state.url, f"store: {exc.__class__.__name__}"))
-                    await self._db.feeds.record(
-                        dataclasses.replace(state, last_error=f"store: {exc.__class__.__name__}")
-                    )
-                if len(polls) >= _RECORD_BATCH:
-                    await self._record(polls)
-                done += 1
-                if progress:
-                    progress(done, max(total, done))
-            await self._record(polls)
+                polls.append((by_url[result.url], result))
+                if len(polls) >= _STORE_BATCH:
+                    done = await self._store_batch(polls, report, backfill, done, total, progress)
+            done = await self._store_batch(polls, report, backfill, done, total, progress)
         if progress and done < total:  # other workers took the rest
             progress(done, done)
         report.seconds = time.monotonic() - started
         return report
 
+    async def _store_batch(
+        self,
+        polls: list[tuple[FeedState, PollResult]],
+        report: CycleReport,
+        backfill: int | None,
+        done: int,
+        total: int,
+        progress: Progress | None,
+    ) -> int:
+        """Store the polls' articles together, then their feeds' new states; returns how
+        many feeds are done. If the batch fails, its feeds are stored one by one, so one
+        feed's trouble costs only that feed."""
+        stored: list[tuple[FeedState, FeedState, PollResult]] = []
+        items: list[tuple[FeedState, FeedState, PollResult, OriginDrafts | None]] = []
+        for state, result in polls:
+            try:
+                with logcontext.bind(feed_id=state.id):
+                    after, drafts = await self._prepare(state, result, report, backfill)
+                items.append((state, after, result, drafts))
+            except Exception as exc:
+                await self._store_failed(state, exc, report)
+        batches = [drafts for *_, drafts in items if drafts is not None]
+        try:
+            report.stats.add(await self._ingest(batches))
+            stored = [(state, after, result) for state, after, result, _ in items]
+        except Exception:
+            log.warning("ingest: %d feeds failed to store together; one by one", len(items))
+            for state, after, result, drafts in items:
+                try:
+                    with logcontext.bind(feed_id=state.id):
+                        report.stats.add(await self._ingest([drafts] if drafts else []))
+                    stored.append((state, after, result))
+                except Exception as exc:  # one feed's trouble never ends the cycle
+                    await self._store_failed(state, exc, report)
+        await self._record(stored)
+        for _ in polls:
+            done += 1
+            if progress:
+                progress(done, max(total, done))
+        polls.clear()
+        return done
+
+    async def _store_failed(self, state: FeedState, exc: Exception, report: CycleReport) -> None:
+        """The feed keeps its old state (its bytes are parsed again next time) and says why."""
+        log.exception("ingest: feed_url=%s failed to store", state.url, exc_info=exc)
+        report.errors.append((state.url, f"store: {exc.__class__.__name__}"))
+        await self._db.feeds.record(
+            dataclasses.replace(state, last_error=f"store: {exc.__class__.__name__}")
+        )
+
     async def _record(self, polls: list[tuple[FeedState, FeedState, PollResult]]) -> None:
         """Store the feeds' new states (releasing their leases) in one transaction, then
         tell feed health. Their articles are stored already: a crash before this only
         means those feeds are fetched again, and their items are known by then."""
+        if not polls:
+            return
         try:
             await self._db.feeds.record_many([after for _, after, _ in polls])
         except IntegrityError:  # e.g. two feeds moved to one URL: record them one by one
@@ -188,10 +229,10 @@ class FeedIngest:
             )
             return False
 
-    async def _store(
+    async def _prepare(
         self, state: FeedState, result: PollResult, report: CycleReport, backfill: int | None
-    ) -> FeedState:
-        """Store the poll's articles; returns the feed's new state, for ``_record``."""
+    ) -> tuple[FeedState, OriginDrafts | None]:
+        """The feed's new state, for ``_record``, and the poll's drafts to store."""
         report.outcomes[result.outcome.value] = report.outcomes.get(result.outcome.value, 0) + 1
         metrics.FEEDS_POLLED.labels(outcome=result.outcome.value).inc()
         if result.last_error:
@@ -202,6 +243,7 @@ class FeedIngest:
         if result.new_url and await self._db.feeds.by_url(result.new_url) is None:
             log.info("ingest: feed moved permanently: %s -> %s", state.url, result.new_url)
             updates["url"] = result.new_url
+        batch_drafts = None
         if result.outcome is Outcome.PARSED and result.drafts:
             origin = f"feed:{state.id}"
             drafts = [dataclasses.replace(d, feed_id=state.id) for d in result.drafts]
@@ -209,10 +251,10 @@ class FeedIngest:
                 keep = state.backfill if backfill is None else backfill
                 drafts, seen = self._first_run(drafts, keep)
                 report.seen_on_first_run += await self._db.articles.mark_seen(origin, seen)
-            report.stats.add(await self._ingest(origin, drafts))
+            batch_drafts = OriginDrafts(origin, drafts)
         failed = result.last_error is not None
         updates["failing_since"] = (state.failing_since or result.fetched_at) if failed else None
-        return dataclasses.replace(state, **updates)
+        return dataclasses.replace(state, **updates), batch_drafts
 
     @staticmethod
     def _first_run(drafts: list[ArticleDraft], keep: int) -> tuple[list[ArticleDraft], list[str]]:
@@ -221,12 +263,29 @@ class FeedIngest:
         kept = newest[:keep]
         return kept, [d.key for d in newest[keep:]]
 
-    async def _ingest(self, origin: str, drafts: Sequence[ArticleDraft]) -> IngestStats:
+    async def _ingest(self, batches: Sequence[OriginDrafts]) -> IngestStats:
         """Enrich only items not stored yet (a teaser is fetched once), then store."""
+        if not batches:
+            return IngestStats()
         # Only these items' keys: a long-lived feed has thousands of older ones.
-        known = await batch.known_items(self._db.engine, origin, [d.key for d in drafts])
-        hashes = {d.key: content_hash(d) for d in drafts}
-        fresh = [d for d in drafts if d.key not in known]
-        enriched = {d.key: d for d in await self.extractor.enrich_all(fresh)}
-        final = [enriched.get(d.key, d) for d in drafts]
-        return await self._pipeline.ingest(origin, final, hashes, known)
+        found = await batch.known_items_many(
+            self._db.engine, {b.origin: [d.key for d in b.drafts] for b in batches}
+        )
+        fresh = [d for b in batches for d in b.drafts if (b.origin, d.key) not in found]
+        enriched = {
+            id(d): e for d, e in zip(fresh, await self.extractor.enrich_all(fresh), strict=True)
+        }
+        known: dict[str, dict[str, batch.KnownItem]] = {b.origin: {} for b in batches}
+        for (origin, key), item in found.items():
+            known[origin][key] = item
+        return await self._pipeline.ingest_many(
+            [
+                OriginDrafts(
+                    b.origin,
+                    [enriched.get(id(d), d) for d in b.drafts],
+                    {d.key: content_hash(d) for d in b.drafts},
+                    known[b.origin],
+                )
+                for b in batches
+            ]
+        )

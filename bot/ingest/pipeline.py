@@ -2,10 +2,11 @@
 
 Summaries and story assignment happen here, at ingest, so ``/briefing`` is a query and
 a render, never a fetch or a summarisation. Blocking CPU work (summarising, grouping)
-runs in an executor, one call per batch; the store is written in two transactions per
-batch (articles, then stories). One lock keeps the grouper's state consistent with the
-database; if a story write fails, the grouper is rebuilt from the database and the
-articles left without a story are grouped on the next run.
+runs in an executor, one call per batch (the polls of many feeds make one batch); the
+store is written in two transactions per batch (articles, then stories). One lock keeps
+the grouper's state consistent with the database; if a story write fails, the grouper
+is rebuilt from the database and the articles left without a story are grouped on the
+next run.
 
 With several processes on one database, only one of them groups: ``owns_grouping``
 (the scheduler leader) says whether this one does. The others store their articles
@@ -64,6 +65,16 @@ class IngestStats:
 
     def __str__(self) -> str:
         return f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class OriginDrafts:
+    """One origin's drafts for ``Pipeline.ingest_many`` (see ``Pipeline.ingest``)."""
+
+    origin: str
+    drafts: Sequence[ArticleDraft]
+    hashes: Mapping[str, str] | None = None
+    known: Mapping[str, batch.KnownItem] | None = None
 
 
 class AsyncSummarizer(Protocol):
@@ -215,74 +226,99 @@ class Pipeline:
         teaser is "unchanged" and not an edit. ``known`` is what the store holds for these
         keys, when the caller has just looked (a feed is polled by one worker at a time).
         """
+        return await self.ingest_many([OriginDrafts(origin, drafts, hashes, known)])
+
+    async def ingest_many(self, batches: Sequence[OriginDrafts]) -> IngestStats:
+        """``ingest`` for several origins at once (a batch of feed polls): one lookup,
+        one summarising call, one transaction for the articles and one for the stories.
+
+        All or nothing, except that a race with another worker over some keys (an
+        IntegrityError) stores the origins one by one, so it costs only its own.
+        """
         stats = IngestStats()
-        unique = list({d.key: d for d in reversed(drafts)}.values())[::-1]  # first wins
-        stats.unchanged += len(drafts) - len(unique)
         async with self._lock:
             owner = self._owner_now() and self.inline_grouping
             if owner:
                 await self._load_grouper()
-            if known is None:
-                known = await batch.known_items(self._db.engine, origin, [d.key for d in unique])
-            pending: list[tuple[ArticleDraft, str, batch.KnownItem | None]] = []
-            for draft in unique:
-                digest = (hashes or {}).get(draft.key) or content_hash(draft)
-                item = known.get(draft.key)
-                if item is not None and (item.article_id is None or item.same(draft, digest)):
-                    stats.unchanged += 1  # a repeat, or a tombstone: never posted again
-                    continue
-                pending.append((draft, digest, item))
-            # Summaries only for what becomes an article: a new key whose URL or content
-            # is stored already is only linked to it (the same story from another feed),
-            # and an edit of the date alone keeps the stored summary.
-            fresh = [(d, digest) for d, digest, item in pending if item is None]
-            linked = await batch.linked_drafts(self._db.engine, fresh) if fresh else set()
-            needs = [
-                d
-                for d, digest, item in pending
-                if (item is None and d.key not in linked)
-                or (item is not None and item.content_hash != digest)
-            ]
-            summaries = dict(zip((d.key for d in needs), await self._summaries(needs), strict=True))
-            writes = [
-                batch.Write(d, digest, summaries.get(d.key), item) for d, digest, item in pending
-            ]
-            try:
-                written = await batch.write_articles(self._db.engine, origin, writes)
-            except IntegrityError:
-                # Another worker stored some of these keys meanwhile; the next poll sees
-                # them as known. Nothing was written and the grouper is untouched.
-                log.warning("ingest: origin=%s raced another worker; retrying next cycle", origin)
-                return stats
-            stats.unchanged += len(writes) - sum(
-                w.outcome is not SaveOutcome.UNCHANGED for w in written
-            )  # repeats, and new keys linked to an article stored already
-            new = [w for w in written if w.outcome is SaveOutcome.NEW]
-            if any(w.draft.key in linked for w in new):
-                new = await self._late_summaries(new, linked)
-            stats.new += len(new)
-            updated = [w for w in written if w.outcome is SaveOutcome.UPDATED]
-            stats.updated += len(updated)
-            if owner:  # else the owner's grouping stage picks them up
-                await self._group([(w.article_id, w.draft, w.summary) for w in new])
-            for story_id in {w.story_id for w in updated if w.story_id is not None}:
-                await self._refresh_story(story_id)
+            await self._ingest_locked(batches, owner, stats)
         for result in ("new", "updated", "unchanged"):
             metrics.ITEMS_INGESTED.labels(result=result).inc(getattr(stats, result))
         return stats
 
-    async def _late_summaries(
-        self, new: list[batch.Written], linked: set[str]
-    ) -> list[batch.Written]:
+    async def _ingest_locked(
+        self, batches: Sequence[OriginDrafts], owner: bool, total: IngestStats
+    ) -> None:
+        stats = IngestStats()
+        missing = {b.origin: [d.key for d in b.drafts] for b in batches if b.known is None}
+        looked = await batch.known_items_many(self._db.engine, missing) if missing else {}
+        pending: list[tuple[str, ArticleDraft, str, batch.KnownItem | None]] = []
+        for b in batches:
+            unique = list({d.key: d for d in reversed(b.drafts)}.values())[::-1]  # first wins
+            stats.unchanged += len(b.drafts) - len(unique)
+            for draft in unique:
+                digest = (b.hashes or {}).get(draft.key) or content_hash(draft)
+                known = b.known.get(draft.key) if b.known is not None else None
+                item = known if b.known is not None else looked.get((b.origin, draft.key))
+                if item is not None and (item.article_id is None or item.same(draft, digest)):
+                    stats.unchanged += 1  # a repeat, or a tombstone: never posted again
+                    continue
+                pending.append((b.origin, draft, digest, item))
+        # Summaries only for what becomes an article: a new key whose URL or content is
+        # stored already (or comes earlier in this batch) is only linked to it (the same
+        # story from another feed), and an edit of the date alone keeps the stored summary.
+        fresh = [(d, digest) for _, d, digest, item in pending if item is None]
+        found = iter(await batch.linked_drafts(self._db.engine, fresh) if fresh else [])
+        twins = [next(found) if item is None else None for _, _, _, item in pending]
+        needs = [
+            i
+            for i, ((_, d, digest, item), twin) in enumerate(zip(pending, twins, strict=True))
+            if (item is None and twin is None) or (item is not None and item.content_hash != digest)
+        ]
+        texts = await self._summaries([pending[i][1] for i in needs])
+        summaries: dict[int, str] = dict(zip(needs, texts, strict=True))
+        writes = [
+            batch.Write(d, digest, summaries.get(i), item, origin, twin)
+            for i, ((origin, d, digest, item), twin) in enumerate(zip(pending, twins, strict=True))
+        ]
+        try:
+            written = await batch.write_articles(self._db.engine, writes)
+        except IntegrityError:
+            if len(batches) > 1:  # one origin at a time: the race costs only its own
+                for one in batches:
+                    await self._ingest_locked([one], owner, total)
+                return
+            # Another worker stored some of these keys meanwhile; the next poll sees
+            # them as known. Nothing was written and the grouper is untouched.
+            log.warning(
+                "ingest: origin=%s raced another worker; retrying next cycle", batches[0].origin
+            )
+            total.add(stats)
+            return
+        stats.unchanged += len(writes) - sum(
+            w.outcome is not SaveOutcome.UNCHANGED for w in written
+        )  # repeats, and new keys linked to an article stored already
+        new = [w for w in written if w.outcome is SaveOutcome.NEW]
+        if any(w.late for w in new):
+            new = await self._late_summaries(new)
+        stats.new += len(new)
+        updated = [w for w in written if w.outcome is SaveOutcome.UPDATED]
+        stats.updated += len(updated)
+        total.add(stats)
+        if owner:  # else the owner's grouping stage picks them up
+            await self._group([(w.article_id, w.draft, w.summary) for w in new])
+        for story_id in {w.story_id for w in updated if w.story_id is not None}:
+            await self._refresh_story(story_id)
+
+    async def _late_summaries(self, new: list[batch.Written]) -> list[batch.Written]:
         """The article a draft was to be linked to went away before the write (pruned,
         or another worker's write was not committed): summarise the draft now."""
-        late = [w for w in new if w.draft.key in linked]
+        late = [w for w in new if w.late]
         texts = await self._summaries([w.draft for w in late])
         await batch.set_summaries(
             self._db.engine, {w.article_id: t for w, t in zip(late, texts, strict=True)}
         )
-        done = {w.draft.key: replace(w, summary=t) for w, t in zip(late, texts, strict=True)}
-        return [done.get(w.draft.key, w) for w in new]
+        done = {id(w): replace(w, summary=t, late=False) for w, t in zip(late, texts, strict=True)}
+        return [done.get(id(w), w) for w in new]
 
     def _group_all(self, items: Sequence[tuple[int, ArticleDraft, str]]) -> list[int]:
         keys = [

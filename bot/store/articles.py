@@ -63,7 +63,7 @@ class ArticleRepo:
         one. The same write path as the batched ingest (``bot.store.batch``)."""
         known = (await batch.known_items(self._engine, origin, [draft.key])).get(draft.key)
         written = await batch.write_articles(
-            self._engine, origin, [batch.Write(draft, content_hash, summary, known)]
+            self._engine, [batch.Write(draft, content_hash, summary, known, origin)]
         )
         if written:
             return SavedArticle(written[0].article_id, written[0].outcome, written[0].story_id)

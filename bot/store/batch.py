@@ -1,19 +1,22 @@
-"""Batched ingest writes: one lookup and one transaction per feed poll, not per item.
+"""Batched ingest writes: one lookup and one transaction per batch of feed polls, not
+per item or per feed.
 
 A poll of a busy feed brings dozens of items, a first cycle over a thousand feeds tens
 of thousands; a round trip per item and per statement made the store, not parsing, the
-bottleneck. Semantics are those of ``ArticleRepo.save``/``new_story``/``join_story``.
+bottleneck, and then a few statements per feed (each a thread round trip on SQLite).
+Every function here takes the drafts of several origins at once. Semantics are those of
+``ArticleRepo.save``/``new_story``/``join_story``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.models import Article, ArticleDraft
@@ -66,12 +69,19 @@ class KnownItem:
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """One draft to store: ``summary`` None keeps the stored summary."""
+    """One draft of ``origin`` to store: ``summary`` None keeps the stored summary (or,
+    for a new key, expects a link). ``twin`` is what ``linked_drafts`` found for a new
+    key: a stored article's id, ``EARLIER`` (a draft before it in the batch), or None."""
 
     draft: ArticleDraft
     digest: str
     summary: str | None
     known: KnownItem | None
+    origin: str
+    twin: int | None = None
+
+
+EARLIER = -1  # ``Write.twin``: the same article as a new draft earlier in the batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +91,7 @@ class Written:
     outcome: SaveOutcome
     story_id: int | None
     summary: str
+    late: bool = False  # stored as a new article, though a link was expected: no summary
 
 
 T = TypeVar("T")
@@ -94,11 +105,26 @@ def _chunks(items: Sequence[T]) -> Iterable[Sequence[T]]:
 async def known_items(
     engine: AsyncEngine, origin: str, keys: Sequence[str]
 ) -> dict[str, KnownItem]:
-    found: dict[str, KnownItem] = {}
+    found = await known_items_many(engine, {origin: keys})
+    return {key: item for (_, key), item in found.items()}
+
+
+async def known_items_many(
+    engine: AsyncEngine, keys: Mapping[str, Sequence[str]]
+) -> dict[tuple[str, str], KnownItem]:
+    """What the store holds for these keys of these origins, by (origin, key): one query
+    per chunk for all origins (an OR of one index range per origin; a row-value IN made
+    SQLite scan the table)."""
+    found: dict[tuple[str, str], KnownItem] = {}
+    pairs = [(o, k) for o, ks in keys.items() for k in dict.fromkeys(ks)]
     async with engine.connect() as conn:
-        for chunk in _chunks(list(dict.fromkeys(keys))):
+        for chunk in _chunks(pairs):
+            by_origin: dict[str, list[str]] = defaultdict(list)
+            for origin, key in chunk:
+                by_origin[origin].append(key)
             rows = await conn.execute(
                 select(
+                    item_keys.c.origin,
                     item_keys.c.item_key,
                     item_keys.c.article_id,
                     articles.c.content_hash,
@@ -107,43 +133,63 @@ async def known_items(
                     articles.c.story_id,
                 )
                 .select_from(item_keys.outerjoin(articles, item_keys.c.article_id == articles.c.id))
-                .where(item_keys.c.origin == origin, item_keys.c.item_key.in_(chunk))
+                .where(
+                    or_(
+                        *(
+                            and_(item_keys.c.origin == o, item_keys.c.item_key.in_(ks))
+                            for o, ks in by_origin.items()
+                        )
+                    )
+                )
             )
             for r in rows:
-                found[r.item_key] = KnownItem(
+                found[(r.origin, r.item_key)] = KnownItem(
                     r.article_id, r.content_hash, r.title, r.published_at, r.story_id
                 )
     return found
 
 
+@dataclass
+class _Twins:
+    """Stored articles as (id, story id), by canonical URL, content hash and id."""
+
+    by_url: dict[str, tuple[int, int | None]]
+    by_hash: dict[str, tuple[int, int | None]]
+    by_id: dict[int, tuple[int, int | None]]
+
+
 async def _twins(
-    conn: AsyncConnection, urls: Sequence[str], hashes: Sequence[str]
-) -> tuple[dict[str, tuple[int, int | None]], dict[str, tuple[int, int | None]]]:
-    """Stored articles with one of these canonical URLs or content hashes (one query
-    per chunk for both: an index each, OR-ed)."""
-    by_url: dict[str, tuple[int, int | None]] = {}
-    by_hash: dict[str, tuple[int, int | None]] = {}
+    conn: AsyncConnection,
+    urls: Sequence[str],
+    hashes: Sequence[str],
+    ids: Sequence[int] = (),
+    found: _Twins | None = None,
+) -> _Twins:
+    """Stored articles with one of these canonical URLs, content hashes or ids (one
+    query per chunk for all three: an index each, OR-ed), added to ``found``."""
+    found = found or _Twins({}, {}, {})
     columns = (
         articles.c.id,
         articles.c.story_id,
         articles.c.canonical_url,
         articles.c.content_hash,
     )
-    url_chunks, hash_chunks = list(_chunks(list(urls))), list(_chunks(list(hashes)))
-    for i in range(max(len(url_chunks), len(hash_chunks))):
-        found = [
-            column.in_(chunks[i])
-            for column, chunks in (
-                (articles.c.canonical_url, url_chunks),
-                (articles.c.content_hash, hash_chunks),
-            )
-            if i < len(chunks)
+    lists: list[tuple[Any, list[Sequence[Any]]]] = [
+        (articles.c.canonical_url, list(_chunks(list(dict.fromkeys(urls))))),
+        (articles.c.content_hash, list(_chunks(list(dict.fromkeys(hashes))))),
+        (articles.c.id, list(_chunks(list(dict.fromkeys(ids))))),
+    ]
+    for i in range(max(len(chunks) for _, chunks in lists)):
+        terms: list[ColumnElement[bool]] = [
+            column.in_(chunks[i]) for column, chunks in lists if i < len(chunks)
         ]
-        for r in await conn.execute(select(*columns).where(or_(*found))):
+        for r in await conn.execute(select(*columns).where(or_(*terms))):
+            twin = (r.id, r.story_id)
             if r.canonical_url:
-                by_url.setdefault(r.canonical_url, (r.id, r.story_id))
-            by_hash.setdefault(r.content_hash, (r.id, r.story_id))
-    return by_url, by_hash
+                found.by_url.setdefault(r.canonical_url, twin)
+            found.by_hash.setdefault(r.content_hash, twin)
+            found.by_id[r.id] = twin
+    return found
 
 
 async def _insert_ids(
@@ -165,27 +211,34 @@ async def _insert_ids(
     return [int(i) for i in result.scalars()]
 
 
-async def linked_drafts(engine: AsyncEngine, fresh: Sequence[tuple[ArticleDraft, str]]) -> set[str]:
-    """Keys of the new ``(draft, content hash)`` pairs that ``write_articles`` will store
-    as links, not as articles: a stored article, or a draft earlier in the list, has their
-    canonical URL or content. They need no summary. (``write_articles`` looks again in
-    its transaction; what changed meanwhile it stores, with an empty summary.)"""
+async def linked_drafts(
+    engine: AsyncEngine, fresh: Sequence[tuple[ArticleDraft, str]]
+) -> list[int | None]:
+    """For each new ``(draft, content hash)``: the stored article ``write_articles`` will
+    link it to (same canonical URL or content), ``EARLIER`` when a draft before it in the
+    list is the same article, else None. Linked drafts need no summary. ``write_articles``
+    checks in its transaction that these articles are still there, and looks again only
+    for the others (``Write.twin``)."""
     async with engine.connect() as conn:
-        by_url, by_hash = await _twins(
+        found = await _twins(
             conn, [d.url for d, _ in fresh if d.url], [digest for _, digest in fresh]
         )
-    linked: set[str] = set()
+    twins: list[int | None] = []
     urls: set[str] = set()
     hashes: set[str] = set()
     for draft, digest in fresh:
         url = draft.url
-        if (url and (url in by_url or url in urls)) or digest in by_hash or digest in hashes:
-            linked.add(draft.key)
-            continue
-        if url:
-            urls.add(url)
-        hashes.add(digest)
-    return linked
+        stored = (found.by_url.get(url) if url else None) or found.by_hash.get(digest)
+        if stored is not None:
+            twins.append(stored[0])
+        elif (url and url in urls) or digest in hashes:
+            twins.append(EARLIER)
+        else:
+            twins.append(None)
+            if url:
+                urls.add(url)
+            hashes.add(digest)
+    return twins
 
 
 async def set_summaries(engine: AsyncEngine, summaries: dict[int, str]) -> None:
@@ -200,25 +253,34 @@ async def set_summaries(engine: AsyncEngine, summaries: dict[int, str]) -> None:
         )
 
 
-async def write_articles(
-    engine: AsyncEngine, origin: str, writes: Sequence[Write]
-) -> list[Written]:
+async def write_articles(engine: AsyncEngine, writes: Sequence[Write]) -> list[Written]:
     """Insert, update or link every draft in one transaction (all or nothing).
 
     Returns what was written: NEW articles, UPDATED ones, and UNCHANGED for a new key
     linked to an article already stored (same canonical URL or content: stored once,
     reachable from both feeds). Repeats and tombstones are skipped, not returned.
+    A new key's twin found before (``Write.twin``) is only checked to be still stored;
+    the others are looked up here, in case another worker stored them meanwhile.
     """
     now = datetime.now(UTC)
     out: list[Written] = []
     fresh = [w for w in writes if w.known is None]
+    look = [w for w in fresh if w.twin is None or w.twin == EARLIER]
     async with engine.begin() as conn:
-        by_url, by_hash = await _twins(
-            conn, [w.draft.url for w in fresh if w.draft.url], [w.digest for w in fresh]
+        twins = await _twins(
+            conn,
+            [w.draft.url for w in look if w.draft.url],
+            [w.digest for w in look],
+            [w.twin for w in fresh if w.twin is not None and w.twin != EARLIER],
         )
+        gone = [w for w in fresh if w.twin not in (None, EARLIER) and w.twin not in twins.by_id]
+        if gone:  # pruned meanwhile: look for another twin, as for any new key
+            urls = [w.draft.url for w in gone if w.draft.url]
+            await _twins(conn, urls, [w.digest for w in gone], (), twins)
+        by_url, by_hash = twins.by_url, twins.by_hash
         rows: list[dict[str, object]] = []
         fresh_writes: list[Write] = []
-        links: list[tuple[str, int]] = []  # (key, article id, or -1 - row for a new row)
+        links: list[tuple[str, str, int]] = []  # (origin, key, article id or -1 - row)
         pending_url: dict[str, int] = {}
         pending_hash: dict[str, int] = {}
         for w in writes:
@@ -246,15 +308,16 @@ async def write_articles(
                     Written(d, w.known.article_id, SaveOutcome.UPDATED, w.known.story_id, "")
                 )
                 continue
-            twin = (by_url.get(d.url) if d.url else None) or by_hash.get(w.digest)
+            twin = twins.by_id.get(w.twin) if w.twin is not None else None
+            twin = twin or (by_url.get(d.url) if d.url else None) or by_hash.get(w.digest)
             if twin is not None:
-                links.append((d.key, twin[0]))
+                links.append((w.origin, d.key, twin[0]))
                 out.append(Written(d, twin[0], SaveOutcome.UNCHANGED, twin[1], ""))
                 continue
             # The same article twice in this batch (two keys, one URL or content).
             row = (pending_url.get(d.url) if d.url else None) or pending_hash.get(w.digest)
             if row is not None:
-                links.append((d.key, -1 - row))
+                links.append((w.origin, d.key, -1 - row))
                 continue
             row = len(rows)
             rows.append(
@@ -262,7 +325,7 @@ async def write_articles(
                     **values,
                     "summary": w.summary or "",
                     "feed_id": d.feed_id,
-                    "origin": origin,
+                    "origin": w.origin,
                     "fetched_at": now,
                 }
             )
@@ -274,8 +337,9 @@ async def write_articles(
         if rows:
             ids = await _insert_ids(conn, articles, rows)
         for w, article_id in zip(fresh_writes, ids, strict=True):
-            links.append((w.draft.key, article_id))
-            out.append(Written(w.draft, article_id, SaveOutcome.NEW, None, w.summary or ""))
+            links.append((w.origin, w.draft.key, article_id))
+            late = w.summary is None
+            out.append(Written(w.draft, article_id, SaveOutcome.NEW, None, w.summary or "", late))
         keys = [
             {
                 "origin": origin,
@@ -283,7 +347,7 @@ async def write_articles(
                 "item_key": key,
                 "article_id": ids[-1 - ref] if ref < 0 else ref,
             }
-            for key, ref in links
+            for origin, key, ref in links
         ]
         if keys:
             await conn.execute(insert(item_keys), keys)

@@ -101,12 +101,12 @@ async def test_a_batch_of_new_articles_maps_each_key_to_its_own_row(db: Database
 
     first = [draft(f"a{n}", title=f"Story {n}", text=f"Body {n}.") for n in range(5)]
     await batch.write_articles(
-        db.engine, "feed:1", [batch.Write(d, content_hash(d), "S", None) for d in first]
+        db.engine, [batch.Write(d, content_hash(d), "S", None, "feed:1") for d in first]
     )
     await db.articles.prune(NOW + timedelta(days=1))  # deletes them: ids are reused or skip
     drafts = [draft(f"k{n}", title=f"Title {n}", text=f"Text {n}.") for n in range(700)]
     written = await batch.write_articles(
-        db.engine, "feed:2", [batch.Write(d, content_hash(d), "S", None) for d in drafts]
+        db.engine, [batch.Write(d, content_hash(d), "S", None, "feed:2") for d in drafts]
     )
     assert [w.draft.key for w in written] == [d.key for d in drafts]
     async with db.engine.connect() as conn:
