@@ -12,14 +12,17 @@ drafts come out as they do through feedparser; otherwise it raises ``Declined`` 
   feedparser's loose parser repair broken XML differently (an undefined ``&colon;`` cut
   a title to "Re"), and feedparser's bozo flag is what tells the user a feed is broken.
 - No ``type="xhtml"`` text (fastfeedparser keeps the wrapper ``<div>`` or the first text
-  node) and no ``itunes:summary`` (feedparser reads it as the summary or the content).
+  node). An ``itunes:summary`` only where it repeats its item's ``<description>`` byte
+  for byte, after it and after any ``content:encoded`` (feedparser reads it as the
+  summary or the content, depending on what came before: here either way the same text).
 - No unescaped markup inside ``<description>`` and the like (fastfeedparser reads the
   text up to the first child element), and no RSS 1.0 ``content:encoded`` (not read).
 - Every ``<item>``/``<entry>`` in the bytes read: nested items go to feedparser.
 - No key in doubt: fastfeedparser copies a missing id from the link (feedparser keys
   such an item by its canonical link) and resolves no id (feedparser resolves ids as
-  URIs unless ``isPermaLink="false"``, against ``xml:base`` when set). Where the bytes
-  cannot tell which case an item is in, feedparser decides.
+  URIs unless ``isPermaLink="false"``, against ``xml:base`` when set). Where items
+  differ, each RSS item's own ``<guid>`` says (one per item); where the bytes cannot
+  tell which case an item is in, feedparser decides.
 - fastfeedparser makes a summary up from the content where an item has none, feedparser
   copies the content: counted in the bytes, and where some items have one and others
   not, recognised by redoing fastfeedparser's recipe.
@@ -64,6 +67,12 @@ _RAW_MARKUP = re.compile(
     rb"<(?:title|description|summary|content:encoded)(?:\s[^>]*)?>[^<]*<(?![!/])"
 )
 _TAGS = re.compile(r"<[^>]+>")
+_RSS_ITEM = re.compile(rb"<item[\s>].*?</item>", re.DOTALL)
+_GUID = re.compile(rb"<guid(\s[^>]*)?>")
+# feedparser lower-cases attribute names, not values: only "true" (or none) is a permalink.
+_PERMALINK = re.compile(rb"""\bispermalink\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
+_ITUNES_SUMMARY = re.compile(rb"<itunes:summary(?:\s[^>]*)?>(.*?)</itunes:summary>", re.DOTALL)
+_DESCRIPTION = re.compile(rb"<description(?:\s[^>]*)?>(.*?)</description>", re.DOTALL)
 _SUMMARY_ELEMENT = re.compile(rb"<(?:description|summary)[\s/>]")
 _EMPTY_SUMMARY = re.compile(
     rb"<(description|summary)(?:\s[^>]*)?(?:/>|>\s*(?:<!\[CDATA\[\s*\]\]>)?\s*</\1>)"
@@ -83,7 +92,7 @@ def read_fast(body: bytes, *, url: str, charset: str | None = None) -> RawFeed:
     _check_utf8_and_well_formed(body, charset)
     if b'type="xhtml"' in body or b"type='xhtml'" in body:
         raise Declined("xhtml text: fastfeedparser keeps the wrapper or the first text node")
-    if b"<itunes:summary" in body:
+    if b"<itunes:summary" in body and not _summaries_repeat_descriptions(body):
         raise Declined("itunes:summary: feedparser reads it as the summary or the content")
     if _RAW_MARKUP.search(body):
         raise Declined("unescaped markup in a text element: fastfeedparser reads up to it")
@@ -112,6 +121,7 @@ def read_fast(body: bytes, *, url: str, charset: str | None = None) -> RawFeed:
         ids_everywhere=len(_ID_ELEMENT.findall(body))
         >= len(parsed["entries"]) + (version == "atom10"),  # Atom's feed has an <id> too
     )
+    entries = parsed["entries"]
     return RawFeed(
         version=version,
         title=feed.get("title"),
@@ -120,7 +130,10 @@ def read_fast(body: bytes, *, url: str, charset: str | None = None) -> RawFeed:
         ttl=head.get("ttl"),
         sy_period=head.get("updatePeriod"),
         sy_frequency=head.get("updateFrequency"),
-        entries=[_entry(e, url, version, shape) for e in parsed["entries"]],
+        entries=[
+            _entry(e, url, version, shape, resolve)
+            for e, resolve in zip(entries, _resolve_each(body, shape, len(entries)), strict=True)
+        ],
     )
 
 
@@ -184,6 +197,54 @@ def _resolves_guids(body: bytes) -> bool | None:
     return False if not_links == body.count(b"<guid") else None
 
 
+def _summaries_repeat_descriptions(body: bytes) -> bool:
+    """Whether every ``itunes:summary`` sits in an RSS item that has one ``<description>``
+    with the same bytes, and comes after it and after any ``content:encoded``: then
+    feedparser either overwrites the summary with the same value or, with no content
+    yet, takes it as the content, the same text as the summary (one text, no standfirst)."""
+    first = _ITEM.search(body)
+    if first is None or body.count(b"<itunes:summary", first.start()) != body.count(
+        b"</itunes:summary>", first.start()
+    ):
+        return False
+    items = _RSS_ITEM.findall(body, first.start())
+    if sum(item.count(b"<itunes:summary") for item in items) != body.count(
+        b"<itunes:summary", first.start()
+    ):
+        return False  # one outside an item (or in an Atom entry)
+    for item in items:
+        summaries = _ITUNES_SUMMARY.findall(item)
+        if not summaries:
+            continue
+        descriptions = list(_DESCRIPTION.finditer(item))
+        if len(summaries) != 1 or len(descriptions) != 1:
+            return False
+        if summaries[0] != descriptions[0].group(1):
+            return False
+        after = max(descriptions[0].end(), item.rfind(b"</content:encoded>"))
+        if item.find(b"<itunes:summary") < after:
+            return False
+    return True
+
+
+def _resolve_each(body: bytes, shape: _Shape, entries: int) -> list[bool | None]:
+    """Per item, whether feedparser resolves its id (see ``_resolves_guids``): the same
+    for all when all guids agree, else each RSS item's own ``<guid>``, when every item
+    has exactly one; None where the bytes cannot tell."""
+    if shape.resolve is not None:
+        return [shape.resolve] * entries
+    first = _ITEM.search(body)
+    items = _RSS_ITEM.findall(body, first.start()) if first else []
+    flags: list[bool | None] = []
+    for item in items:
+        guids = _GUID.findall(item)
+        if len(guids) != 1:
+            return [None] * entries
+        permalink = _PERMALINK.search(guids[0])
+        flags.append(permalink is None or permalink.group(1) == b"true")
+    return flags if len(flags) == entries else [None] * entries
+
+
 @dataclass(frozen=True, slots=True)
 class _Shape:
     """What the bytes tell about every item, where fastfeedparser's output cannot."""
@@ -195,7 +256,7 @@ class _Shape:
     ids_everywhere: bool  # an id element per item: no id was copied from the link
 
 
-def _entry(entry: Any, base: str, version: str, shape: _Shape) -> RawEntry:
+def _entry(entry: Any, base: str, version: str, shape: _Shape, resolve: bool | None) -> RawEntry:
     contents = entry.get("content") or []
     content = contents[0].get("value") if contents else None
     link = _alternate(entry) if version == "atom10" else entry.get("link")
@@ -207,15 +268,15 @@ def _entry(entry: Any, base: str, version: str, shape: _Shape) -> RawEntry:
         raise Declined("a relative link under xml:base")
     guid = entry.get("id")
     if guid is not None:
-        link_copied = not (shape.resolve is True or shape.links_everywhere)
+        link_copied = not (resolve is True or shape.links_everywhere)
         id_copied = not shape.ids_everywhere and canonical_url(link) != link
         if guid == link and (link_copied or id_copied):
             raise Declined("an id equal to the link: the guid, or one copied from the other?")
         absolute = _resolve(base, guid)
-        if absolute != guid and (shape.resolve is None or shape.xml_base):
+        if absolute != guid and (resolve is None or shape.xml_base):
             raise Declined("a relative guid, and isPermaLink varies or xml:base is set")
-        guid = absolute if shape.resolve else guid
-        if not link and shape.resolve:
+        guid = absolute if resolve else guid
+        if not link and resolve:
             link = guid  # feedparser, too: a permalink guid stands in for a missing link
     summary = _summary(entry.get("description"), content, shape.real_summaries)
     media = [m["description"] for m in entry.get("media_content") or [] if m.get("description")]

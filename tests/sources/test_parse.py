@@ -10,7 +10,7 @@ import pytest
 
 from bot.errors import ParseError
 from bot.sources.fastparse import Declined, read_fast
-from bot.sources.parse import parse_feed
+from bot.sources.parse import ParsedFeed, parse_feed
 
 from .conftest import BOMB, FEEDS, HTML_PAGE, edited_feed
 
@@ -182,6 +182,66 @@ def test_fast_path_declines_to_feedparser() -> None:
     for body in (latin, broken):
         feed = parse_feed(body, url="http://x.test/", now=NOW)
         assert (feed.parser, len(feed.entries)) == ("feedparser", 3)
+
+
+def _both_paths(body: bytes) -> tuple[ParsedFeed, ParsedFeed]:
+    return (
+        parse_feed(body, url="http://x.test/feed", now=NOW),
+        parse_feed(body, url="http://x.test/feed", now=NOW, fast=False),
+    )
+
+
+def test_an_itunes_summary_repeating_the_description_takes_the_fast_path() -> None:
+    item = (
+        "<item><guid>{n}</guid><title>T{n}</title><description>{d}</description>"
+        "{c}<itunes:summary>{s}</itunes:summary></item>"
+    )
+    head = (
+        '<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>P</title>'
+        "<itunes:summary>the show</itunes:summary>"
+    )
+    same = [
+        item.format(n=1, d="Show notes.", c="", s="Show notes."),
+        item.format(
+            n=2, d="Notes.", c="<content:encoded>Full notes.</content:encoded>", s="Notes."
+        ),
+    ]
+    fast, ref = _both_paths((head + "".join(same) + "</channel></rss>").encode())
+    assert fast.parser == "fastfeedparser"
+    assert [(d.text, d.standfirst) for d in fast.entries] == [
+        (d.text, d.standfirst) for d in ref.entries
+    ]
+    assert [(d.text, d.standfirst) for d in fast.entries] == [
+        ("Show notes.", None),
+        ("Full notes.", "Notes."),
+    ]
+    # A different summary, or one before the content, is feedparser's to read.
+    for other in (
+        item.format(n=3, d="Notes.", c="", s="Other notes."),
+        "<item><guid>4</guid><description>N.</description><itunes:summary>N.</itunes:summary>"
+        "<content:encoded>Full.</content:encoded></item>",
+    ):
+        feed = parse_feed((head + other + "</channel></rss>").encode(), url="http://x.test/")
+        assert feed.parser == "feedparser"
+
+
+def test_guids_with_and_without_ispermalink_false_are_resolved_item_by_item() -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>B</title>'
+        b'<item><title>One</title><guid isPermaLink="false">rss-only-1</guid></item>'
+        b'<item><title>Two</title><guid isPermaLink="true">/blog/two/</guid></item>'
+        b"<item><title>Three</title><guid>https://b.test/three</guid></item>"
+        b"</channel></rss>"
+    )
+    fast, ref = _both_paths(body)
+    assert fast.parser == "fastfeedparser"
+    assert [(d.key, d.url) for d in fast.entries] == [(d.key, d.url) for d in ref.entries]
+    assert [d.key for d in fast.entries] == [
+        "rss-only-1",  # not a link: kept as it is
+        "http://x.test/blog/two/",  # a permalink: resolved against the feed URL
+        "https://b.test/three",
+    ]
 
 
 def test_edited_item_keeps_its_key() -> None:
