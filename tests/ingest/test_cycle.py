@@ -4,7 +4,7 @@ states are written together."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +12,9 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.ingest.pipeline import IngestStats, OriginDrafts
 from bot.service.core import Core, open_core
+from bot.store.schema import articles
 from bot.store.schema import feeds as feeds_table
 from tests.support import serve_app
 
@@ -103,3 +105,36 @@ async def test_feed_states_are_written_together_and_each_lease_is_released(
     async with core.db.engine.connect() as conn:  # no lease left behind
         owners = (await conn.execute(select(feeds_table.c.lease_owner))).scalars().all()
     assert set(owners) == {None}
+
+
+async def test_polls_are_stored_together_and_a_feed_that_fails_costs_only_itself(
+    local_core: Core, site: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cycle's polls go to the pipeline in one call; when it fails, each feed is
+    stored alone, and only the one that fails again keeps its old state (fetched anew
+    next time, so nothing is lost)."""
+    core = local_core
+    base, _ = site
+    for name in ("a", "b", "c"):
+        await core.db.feeds.add(f"{base}/f/{name}", backfill=10)
+    real = core.pipeline.ingest_many
+    calls: list[list[str]] = []
+
+    async def flaky(batches: Sequence[OriginDrafts]) -> IngestStats:
+        keys = [b.drafts[0].key.rsplit("/", 1)[1] for b in batches]  # guids, resolved
+        calls.append(keys)
+        if "b-1" in keys:
+            raise RuntimeError("disk full")
+        return await real(batches)
+
+    monkeypatch.setattr(core.pipeline, "ingest_many", flaky)
+    report = await core.feed_ingest().run_once(now=NOW)
+    assert sorted(calls[0]) == ["a-1", "b-1", "c-1"]  # together first, then one by one
+    assert sorted(map(tuple, calls[1:])) == [("a-1",), ("b-1",), ("c-1",)]
+    assert report.stats.new == 2 and report.errors == [(f"{base}/f/b", "store: RuntimeError")]
+    feeds = {f.url.removeprefix(base): f for f in await core.db.feeds.all()}
+    assert feeds["/f/b"].last_fetch_at is None and feeds["/f/b"].body_hash is None
+    assert all(feeds[u].last_fetch_at and not feeds[u].last_error for u in ("/f/a", "/f/c"))
+    async with core.db.engine.connect() as conn:
+        titles = (await conn.execute(select(articles.c.title))).scalars().all()
+    assert sorted(titles) == ["a one", "c one"]
