@@ -20,7 +20,9 @@ Then a 10k-article timing: the file replicated with perturbed text (seeded word
 drops) and new ids, all within one 48 h window so every open story is a candidate.
 
 Finally, story summaries (bot.text.story_summary) against AllSides' neutral roundups
-(``--records``, skipped when absent).
+(``--records``, skipped when absent), on all stories and on two halves split by a hash
+of the story id (half A tuned the summariser, half B is its held-out check);
+``--summaries-only`` runs just that part.
 
 With ``--folds``, a 2-fold check of the one global threshold: tuned on half the
 stories (seeded split), scored on the other half.
@@ -32,12 +34,13 @@ in the same process (best of 4 each), so the speed ratio survives a busy machine
 A summary table of B-cubed F1 per dataset closes the output.
 
 Usage: python bench/stories.py [--data PATH ...] [--records PATH|none] [--json] [--folds]
-                               [--baseline FILE]
+                               [--baseline FILE] [--summaries-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import random
@@ -238,6 +241,7 @@ def story_summaries(rows: Sequence[Row], records: Path) -> dict[str, Row]:
         firsts = [split_sentences(body)[:1] for _, _, body in group]
         turn = " ".join(s for f in firsts for s in f)
         outputs["lead1_each_member"].append((turn, first[1], *refs[story]))
+    halves = [summary_half(story) for story in members]
     table: dict[str, Row] = {}
     for name, outs in outputs.items():
         scores = [rouge(split_sentences(o) or [o], split_sentences(ref)) for o, _, ref, _ in outs]
@@ -245,8 +249,16 @@ def story_summaries(rows: Sequence[Row], records: Path) -> dict[str, Row]:
         table[name] = {m: sum(x[m] for x in scores) / len(scores) for m in scores[0]}
         table[name]["headline_rouge1"] = sum(heads) / len(heads)
         table[name]["mean_chars"] = sum(len(o) for o, _, _, _ in outs) / len(outs)
+        for half in "AB":
+            part = [x for x, h in zip(scores, halves, strict=True) if h == half]
+            table[name][f"half_{half}"] = {m: sum(x[m] for x in part) / len(part) for m in part[0]}
     table["briefbot"]["stories_per_s"] = len(members) / elapsed
     return table
+
+
+def summary_half(story: str) -> str:
+    """Half "A" (the summariser was tuned on it) or "B" (held out), from the story id."""
+    return "AB"[hashlib.sha256(story.encode()).digest()[0] % 2]
 
 
 def load_baseline(path: Path) -> Any:
@@ -369,6 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--folds", action="store_true", help="also the 2-fold threshold check (slower)"
     )
     parser.add_argument("--baseline", type=Path, help="another grouping.py to time in the same run")
+    parser.add_argument(
+        "--summaries-only", action="store_true", help="only the story summaries vs roundups"
+    )
     args = parser.parse_args(argv)
     missing = [p for p in args.data if not p.exists()]
     if missing:
@@ -379,6 +394,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     out: Row = {}
     for path in args.data:
         rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+        if args.summaries_only:
+            summaries = story_summaries(rows, args.records) if args.records.exists() else {}
+            out[path.stem] = {"story_summary": summaries}
+            if not args.json:
+                print_summaries(args.records, summaries)
+            continue
         results = evaluate(rows, args.folds)
         big = timing(rows, args.big, baseline)
         results[f"briefbot_{args.big // 1000}k_48h"] = big
@@ -390,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_summaries(args.records, summaries)
     if args.json:
         print(json.dumps(out, indent=2))
-    else:
+    elif table:
         print_summary(table)
     return 0
 
@@ -399,11 +420,17 @@ def print_summaries(records: Path, summaries: dict[str, Row]) -> None:
     if not summaries:
         return
     print(f"story summaries vs AllSides roundups ({records.name}), true groups:")
-    print(f"{'system':<20} {'R-1':>6} {'R-2':>6} {'R-Lsum':>6} {'head R-1':>8} {'chars':>6}")
+    print(
+        f"{'system':<20} {'R-1':>6} {'R-2':>6} {'R-Lsum':>6} {'head R-1':>8} {'chars':>6}"
+        f"   {'half A (tuned) R-1/2/L':>22}   {'half B (held out) R-1/2/L':>25}"
+    )
     for name, r in summaries.items():
+        a, b = r["half_A"], r["half_B"]
         print(
             f"{name:<20} {r['rouge1']:6.2f} {r['rouge2']:6.2f} {r['rougeLsum']:6.2f} "
             f"{r['headline_rouge1']:8.2f} {r['mean_chars']:6.0f}"
+            f"   {a['rouge1']:6.2f} {a['rouge2']:6.2f} {a['rougeLsum']:6.2f}"
+            f"      {b['rouge1']:6.2f} {b['rouge2']:6.2f} {b['rougeLsum']:6.2f}"
         )
     print()
 

@@ -74,3 +74,52 @@ def test_member_without_body_text_does_not_break_the_story() -> None:
         ]
     )
     assert headline and "dam" in summary.lower()
+
+
+def test_facts_several_outlets_report_beat_one_outlets_anecdote() -> None:
+    members = [
+        (
+            "A",
+            "Town floods after levee fails",
+            "Maria Lopez watched brown water creep across her kitchen floor at dawn. "
+            "The levee on the Red River failed on Sunday, flooding the town of Elm Grove.",
+        ),
+        (
+            "B",
+            "Red River levee fails",
+            "The levee on the Red River failed on Sunday and flooded Elm Grove. "
+            "The governor declared an emergency.",
+        ),
+        (
+            "C",
+            "Elm Grove flooded",
+            "Elm Grove flooded on Sunday after a Red River levee failed. "
+            "The governor declared a state of emergency.",
+        ),
+    ]
+    _, summary = summarize_story(members, max_sentences=2)
+    assert "Maria Lopez" not in summary
+    assert "levee" in summary and "governor" in summary
+
+
+def test_leads_come_first() -> None:
+    members = [
+        ("A", "Dam bursts after storm", "The dam burst on Tuesday. Rain fell for a week."),
+        ("B", "Storm breaks dam", "Heavy rain broke the dam on Tuesday. Towns were evacuated."),
+    ]
+    _, summary = summarize_story(members, max_sentences=3)
+    leads = {split_sentences(body)[0] for _, _, body in members}
+    picked = split_sentences(summary)
+    assert [s in leads for s in picked] == sorted((s in leads for s in picked), reverse=True)
+
+
+def test_many_members_and_a_long_budget_keep_the_rules() -> None:
+    members = [
+        (f"Outlet {k}", f"{title} ({k})", body) for k in range(8) for _, title, body in MEMBERS
+    ]
+    _, summary = summarize_story(members, max_sentences=6, max_chars=1500)
+    sentences = split_sentences(summary)
+    assert 1 <= len(sentences) <= 6
+    assert len(summary) <= 1500
+    assert len({s.casefold() for s in sentences}) == len(sentences)
+    assert sum("passed" in s for s in sentences) == 1
