@@ -49,12 +49,12 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import compress, repeat
-from operator import add, attrgetter, itemgetter, mul, sub, truediv
+from itertools import repeat
+from operator import add, mul, sub, truediv
 
 from bot.text.summarize import STOPWORDS
 
@@ -159,9 +159,10 @@ class StoryGrouper:
         self.threshold = threshold
         self.window = timedelta(hours=window_hours)
         self._stories: dict[int, StoryState] = {}
+        self._sizes: dict[int, int] = {}  # story key -> size, for the candidate ranking
         # term -> {story key: the term's weight in the story's centroid sum}, kept in
         # step with the centroids: the candidate search reads one small dict per term.
-        self._postings: dict[str, dict[int, float]] = {}
+        self._postings: defaultdict[str, dict[int, float]] = defaultdict(dict)
         self._df: Counter[str] = Counter()
         self._docs = 0
         self._next_key = 1
@@ -192,6 +193,7 @@ class StoryGrouper:
         stale = [key for key, story in self._stories.items() if story.last_updated < before]
         for key in stale:
             story = self._stories.pop(key)
+            del self._sizes[key]
             self._dirty.discard(key)
             for term in story.centroid:
                 posting = self._postings.get(term)
@@ -316,6 +318,7 @@ class StoryGrouper:
 
     def _absorb(self, big: StoryState, other: StoryState) -> None:
         del self._stories[other.key]
+        del self._sizes[other.key]
         for term in other.centroid:
             posting = self._postings.get(term)
             if posting is not None:
@@ -323,6 +326,7 @@ class StoryGrouper:
         big.norm2 += 2.0 * _dot(other.centroid, big.centroid) + other.norm2
         self._add_terms(big, other.centroid)
         big.size += other.size
+        self._sizes[big.key] = big.size
         big.terms += other.terms
         big.near_sum += other.near_sum
         big.near_count += other.near_count
@@ -367,12 +371,12 @@ class StoryGrouper:
     def add(self, doc_id: int, title: str, text: str, published_at: datetime, source: str) -> int:
         """Assign one article; returns its story key (new stories get new keys)."""
         vec = self._vectorise(title, text)
-        best = self._best_story(vec, published_at, source)
+        best, dot = self._best_story(vec, published_at, source)
         if best is None:
             best = StoryState(self._next_key, published_at, published_at)
             self._stories[best.key] = best
             self._next_key += 1
-        self._join(best, vec, published_at)
+        self._join(best, vec, published_at, dot)
         best.doc_ids.append(doc_id)
         if source not in best.sources:
             best.sources.append(source)
@@ -411,6 +415,9 @@ class StoryGrouper:
         and the numbers, far fewer, are added on top of them. (All counts are whole or
         half numbers, so the order of the additions does not change them.)
         """
+        if len(_CANON) >= _CACHE_LIMIT:  # here, so no article sees half of _NUMBERS
+            _CANON.clear()
+            _NUMBERS.clear()
         canon = _CANON.__getitem__
         counts: dict[str, float] = {}
         lead = text[:_LEAD_CHARS]
@@ -424,7 +431,7 @@ class StoryGrouper:
             counts[tok] = get(tok, 0.0) + _TITLE_WEIGHT
         _add_names(counts, title, len(title_tokens), _TITLE_WEIGHT)
         counts.pop("", None)
-        for tok in compress(counts, map(str.isdigit, map(itemgetter(0), counts))):
+        for tok in _NUMBERS.intersection(counts):  # each key once: order does not matter
             counts[tok] *= _NUMBER_WEIGHT
         return counts
 
@@ -442,7 +449,9 @@ class StoryGrouper:
         extra = 0 if counted else 1
         # idf = log(n / (df + 0.5)) = log n - log(df + 0.5), the second from a cache;
         # map() keeps the per-term work in C (this runs once per article).
-        dfs = map(add, map(self._df.__getitem__, counts), repeat(extra))
+        dfs = map(self._df.__getitem__, counts)
+        if extra:
+            dfs = map(add, dfs, repeat(extra))
         log_dfs = map(_LOG_DF.__getitem__, dfs)
         idfs = map(sub, repeat(math.log(self._docs + _PRIOR_DOCS + extra)), log_dfs)
         weights = list(map(mul, map(_TF.__getitem__, counts.values()), idfs))
@@ -454,17 +463,26 @@ class StoryGrouper:
             else {}
         )
 
-    def _best_story(self, vec: dict[str, float], when: datetime, source: str) -> StoryState | None:
+    def _best_story(
+        self, vec: dict[str, float], when: datetime, source: str
+    ) -> tuple[StoryState | None, float]:
         """The story the article joins, or None: the best-scoring candidate that passes
-        the drift cap, if its margin over its rivals reaches the threshold."""
+        the drift cap, if its margin over its rivals reaches the threshold; with the
+        article's dot product with that story's centroid sum (0.0 for None), which
+        ``_join`` needs too."""
         if not vec:
-            return None
+            return None, 0.0
         ranked = self._candidates(vec, when)
         if not ranked:
-            return None
-        raw = self._scores(vec, ranked, when, source)
-        scores = [x - _DENSITY_WEIGHT * _density(st) for x, st in zip(raw, ranked, strict=True)]
+            return None, 0.0
+        raw, dots = self._scores(vec, ranked, when, source)
+        # The score less the neighbourhood density (``_density``, inlined: hot path).
+        scores = [
+            x - _DENSITY_WEIGHT * (st.near_sum / (st.near_count + _DENSITY_PRIOR))
+            for x, st in zip(raw, ranked, strict=True)
+        ]
         best: StoryState | None = None
+        dot = 0.0
         # Best first, ties to the older story; the first that has not drifted wins.
         # (No join at all when even the best score is below the threshold.)
         order = [] if max(scores) < self.threshold else self._by_score(ranked, scores)
@@ -474,13 +492,13 @@ class StoryGrouper:
                 best_sim = scores.pop(i)
                 scores.sort(reverse=True)
                 if best_sim - _RIVAL_WEIGHT * _rivals(scores) >= self.threshold:
-                    best = ranked[i]
+                    best, dot = ranked[i], dots[i]
                 break
         for story, sim in zip(ranked, raw, strict=True):
             if story is not best:  # a neighbour that the article did not join
                 story.near_sum += max(0.0, sim)
                 story.near_count += 1
-        return best
+        return best, dot
 
     @staticmethod
     def _by_score(ranked: list[StoryState], scores: list[float]) -> list[int]:
@@ -489,24 +507,28 @@ class StoryGrouper:
 
     def _scores(
         self, vec: dict[str, float], ranked: list[StoryState], when: datetime, source: str
-    ) -> list[float]:
+    ) -> tuple[list[float], list[float]]:
         """Each candidate's score: the average link (see ``_average_link``), for short
         items partly the cosine with the normalised centroid, less the same-outlet
-        penalty. The dot product is inlined: this is the grouper's hot loop."""
+        penalty; and each dot product with the centroid sum. The dot product is
+        inlined: this is the grouper's hot loop."""
         near = timedelta(hours=_SAME_SOURCE_HOURS)
         short = _short_weight(len(vec))
         core = short * _CORE_SCALE
         keys, values = vec.keys(), vec.values()
         scores: list[float] = []
+        dots: list[float] = []
         for story in ranked:
-            sim = sum(map(mul, values, map(story.centroid.get, keys, repeat(0.0)))) / story.size
+            dot = float(sum(map(mul, values, map(story.centroid.get, keys, repeat(0.0)))))
+            dots.append(dot)
+            sim = dot / story.size
             if short > 0.0 and story.norm2 > 0.0:
                 sim = (1.0 - short) * sim + core * sim * story.size / math.sqrt(story.norm2)
             seen = story.source_seen.get(source)
             if seen is not None and abs(when - seen) <= near:
                 sim -= _SAME_SOURCE_PENALTY
             scores.append(sim)
-        return scores
+        return scores, dots
 
     def _add_terms(self, story: StoryState, vec: dict[str, float]) -> None:
         """Add ``vec`` to the story's centroid sum and write the new sums to the postings."""
@@ -514,11 +536,7 @@ class StoryGrouper:
         get = centroid.get
         for term, weight in vec.items():
             centroid[term] = total = get(term, 0.0) + weight
-            posting = postings.get(term)
-            if posting is None:
-                postings[term] = {key: total}
-            else:
-                posting[key] = total
+            postings[term][key] = total  # a new term's dict comes from the defaultdict
 
     def _candidates(self, vec: dict[str, float], when: datetime) -> list[StoryState]:
         """The few open stories within the window that best share the article's
@@ -553,17 +571,23 @@ class StoryGrouper:
                     partial[key] += weight * total
                 else:
                     partial[key] = weight * total
-        sizes = map(_SIZE, map(self._stories.__getitem__, partial))
+        sizes = map(self._sizes.__getitem__, partial)
         partial = dict(zip(partial, map(truediv, partial.values(), sizes), strict=True))
         return sorted(partial, key=partial.__getitem__, reverse=True)
 
-    def _join(self, story: StoryState, vec: dict[str, float], when: datetime) -> None:
+    def _join(
+        self, story: StoryState, vec: dict[str, float], when: datetime, dot: float | None = None
+    ) -> None:
+        """Add ``vec`` to the story; ``dot``: its dot product with the centroid sum, when
+        the caller has it (``add`` does, from the scores)."""
         if not story.seed:
             story.seed = vec
-        centroid = story.centroid
-        story.norm2 += 2.0 * _dot(vec, centroid) + sum(map(mul, vec.values(), vec.values()))
+        if dot is None:
+            dot = _dot(vec, story.centroid)
+        story.norm2 += 2.0 * dot + sum(map(mul, vec.values(), vec.values()))
         self._add_terms(story, vec)
         story.size += 1
+        self._sizes[story.key] = story.size
         story.terms += len(vec)
         self._dirty.add(story.key)
         story.last_updated = max(story.last_updated, when)
@@ -585,14 +609,16 @@ class _Canonical(dict[str, str]):
             tok = raw[:-1]
         else:
             tok = raw
-        if len(self) >= _CACHE_LIMIT:
-            self.clear()
         self[key] = tok
+        if tok[:1].isdigit():
+            _NUMBERS.add(tok)
         return tok
 
 
+# Features that are numbers (their first character is a digit), as ``_CANON`` made them:
+# a set lookup per feature finds them where a test on each feature cost three calls.
+_NUMBERS: set[str] = set()
 _CANON = _Canonical()
-_SIZE = attrgetter("size")
 
 
 class _SublinearTf(dict[float, float]):
