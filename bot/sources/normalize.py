@@ -85,9 +85,26 @@ _BLOCK_TAGS = frozenset(
 # and starting with a character class lets the regex engine skip to the next candidate.
 _SPACE = r"[ \t\r\f\v\u00a0\u200b]"
 _SPACES = re.compile(rf"{_SPACE}(?:(?<=[^ ])|{_SPACE}){_SPACE}*")
-# lxml.html's parser with its options, but handing out plain elements (see _fragment_root).
+# collapse_ws: the same runs, once the rare spaces are plain ones.
+_RARE_SPACES = ("\t", "\r", "\f", "\v", "\u00a0", "\u200b")
+_SPACE_RUN = re.compile(" {2,}")
+# lxml.html's parser with its options, but handing out plain elements (see _fragment_document).
 _HTML_PARSER = lxml.etree.HTMLParser()
+_UTF8_PARSER = lxml.etree.HTMLParser(encoding="utf-8")
 _FULL_DOCUMENT = re.compile(r"^\s*<(?:html|!doctype)", re.IGNORECASE)
+# The body's text, a line break before and after each block element, without the drop
+# tags, comments and processing instructions (XSLT's defaults skip those two).
+_TEXT_OF_BODY = lxml.etree.XSLT(
+    lxml.etree.XML(
+        '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+        '<xsl:output method="text" encoding="UTF-8"/>'
+        '<xsl:template match="/"><xsl:apply-templates select="html/body/node()"/></xsl:template>'
+        f'<xsl:template match="{"|".join(sorted(_BLOCK_TAGS))}"><xsl:text>&#10;</xsl:text>'
+        "<xsl:apply-templates/><xsl:text>&#10;</xsl:text></xsl:template>"
+        f'<xsl:template match="{"|".join(_DROP_TAGS)}"/>'
+        "</xsl:stylesheet>"
+    )
+)
 _LANG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
 
 
@@ -133,15 +150,24 @@ def parse_iso_date(text: str | None) -> datetime | None:
 def collapse_ws(text: str) -> str:
     """Collapse runs of spaces within lines and blank lines between paragraphs.
 
-    Every whitespace run holding a line break becomes one line break. Splitting on line
-    breaks and stripping each line does that, several times faster than a regex whose
-    pattern may start anywhere (``\\s*\\n\\s*`` was a quarter of a parse worker's time):
+    Every whitespace run holding a line break becomes one line break, every other run of
+    spaces (tabs, no-break and zero-width spaces...) one space. The rare spaces become
+    plain ones first (``str.replace`` finds none at memory speed), so the regex that
+    collapses runs has a literal to skip to and runs only on lines that hold a run;
+    splitting on line breaks and stripping each line does the rest (``\\s*\\n\\s*``, a
+    pattern that may start anywhere, was a quarter of a parse worker's time):
     ``str.strip`` and ``\\s`` agree on what whitespace is.
     """
-    text = _SPACES.sub(" ", text)
+    for rare in _RARE_SPACES:
+        if rare in text:
+            text = text.replace(rare, " ")
     if "\n" not in text:
-        return text.strip()
-    return "\n".join(filter(None, [line.strip() for line in text.split("\n")]))
+        text = text.strip()
+        return _SPACE_RUN.sub(" ", text) if "  " in text else text
+    lines = [line.strip() for line in text.split("\n")]
+    return "\n".join(
+        [_SPACE_RUN.sub(" ", line) if "  " in line else line for line in lines if line]
+    )
 
 
 def html_to_text(fragment: str | None) -> str:
@@ -155,9 +181,14 @@ def html_to_text(fragment: str | None) -> str:
     if "<" not in fragment:
         return collapse_ws(html.unescape(fragment))
     try:
-        root = _fragment_root(fragment)
+        doc = _fragment_document(fragment)
+        if doc is not None:
+            return collapse_ws(str(_TEXT_OF_BODY(doc)))
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (lxml.etree.ParserError, ValueError):
         return collapse_ws(html.unescape(re.sub(r"<[^>]*>", " ", fragment)))
+    except lxml.etree.XSLTApplyError:  # nested past the stylesheet's depth: the slow way
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     # Tree surgery in C (lxml); Python touches only block elements, to mark line breaks.
     lxml.etree.strip_elements(
         root, *_DROP_TAGS, lxml.etree.Comment, lxml.etree.ProcessingInstruction, with_tail=False
@@ -169,23 +200,27 @@ def html_to_text(fragment: str | None) -> str:
     return collapse_ws(text)
 
 
-def _fragment_root(fragment: str) -> lxml.etree._Element:
-    """The fragment parsed as ``lxml.html.fragment_fromstring(create_parent=...)`` would,
-    but into plain elements, and the ``<body>`` itself as the root.
+def _fragment_document(fragment: str) -> lxml.etree._Element | None:
+    """The fragment parsed inside ``<html><body>``, into plain elements; None when the
+    body is not where ``lxml.html.fragment_fromstring`` would find it (a fragment that
+    is a whole document, or that the parser split), for ``lxml.html`` to read.
 
-    ``lxml.html`` looks up a Python class for every node it hands out, and the block
-    loop above touches many; plain elements skip that. Whitespace before the first
-    element, which ``lxml.html`` drops, is stripped from the text anyway. A fragment that
-    is a whole document goes through ``lxml.html``, which knows how to read it.
+    ``_TEXT_OF_BODY`` then does in C what the tree surgery in ``html_to_text`` does with a
+    Python loop over the block elements (a fifth of the function's time), and gives the
+    same text. Whitespace before the first element, which ``lxml.html`` drops, is
+    stripped from the text anyway.
     """
-    if not _FULL_DOCUMENT.match(fragment):
-        doc = lxml.etree.fromstring(f"<html><body>{fragment}</body></html>", _HTML_PARSER)
-        if doc is None:
-            raise lxml.etree.ParserError("Document is empty")
-        bodies = [e for e in doc if e.tag == "body"]
-        if doc.tag == "html" and len(bodies) == 1:
-            return bodies[0]
-    return lxml.html.fragment_fromstring(fragment, create_parent="div")
+    if _FULL_DOCUMENT.match(fragment):
+        return None
+    wrapped = f"<html><body>{fragment}</body></html>"
+    try:  # UTF-8 bytes spare libxml2 an iconv pass over the string's own encoding
+        doc = lxml.etree.fromstring(wrapped.encode(), _UTF8_PARSER)
+    except UnicodeEncodeError:  # a lone surrogate: read the str, as lxml always did
+        doc = lxml.etree.fromstring(wrapped, _HTML_PARSER)
+    if doc is None:
+        raise lxml.etree.ParserError("Document is empty")
+    bodies = sum(e.tag == "body" for e in doc)
+    return doc if doc.tag == "html" and bodies == 1 else None
 
 
 def clean_title(raw: str | None, *, fallback_text: str = "") -> str:

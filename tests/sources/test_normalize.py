@@ -70,6 +70,8 @@ def test_html_to_text_plain_and_broken_input() -> None:
         "\n\n",
         "single spaces stay single",
         "tab\tthen\r\n crlf",
+        "\u200b lead and \u00a0 tail \u200b",
+        "a\f\v b  c\n  d \u2009 e  \n",
     ],
 )
 def test_collapse_ws_is_the_regex_definition(text: str) -> None:
@@ -83,6 +85,17 @@ def test_html_to_text_documents_and_leading_text() -> None:
     assert html_to_text("lead <b>bold</b> tail<p>para</p>after") == "lead bold tail\npara\nafter"
     assert html_to_text("<html><body><p>x</p><p>y</p></body></html>") == "x\ny"
     assert html_to_text("  <!DOCTYPE html><title>T</title><p>body</p>") == "body"
+
+
+def test_html_to_text_blocks_and_control_characters() -> None:
+    """Nested blocks, lists and dropped elements inside blocks; a control character
+    between blocks (lxml refuses it in text set from Python) does not stop the feed."""
+    html = (
+        "<ul><li>one<li>two <em>and</em> <b>three</b></ul><table><tr><td>cell</td></tr>"
+        "</table><div><svg><text>no</text></svg><h2>Head</h2>tail</div>"
+    )
+    assert html_to_text(html) == "one\ntwo and three\ncell\nHead\ntail"
+    assert html_to_text("<p>a</p>\f<div>b</div>") == "a\nb"
 
 
 def test_clean_title() -> None:
