@@ -11,6 +11,9 @@ drafts come out as they do through feedparser; otherwise it raises ``Declined`` 
 - Well-formed only (checked with expat, no tree built): lxml's recover mode and
   feedparser's loose parser repair broken XML differently (an undefined ``&colon;`` cut
   a title to "Re"), and feedparser's bozo flag is what tells the user a feed is broken.
+  The one repair made here: HTML's named entities, undefined in XML (``&colon;``,
+  ``&nbsp;``), become character references before anything reads the bytes, and the
+  feed carries a warning as feedparser's bozo flag would.
 - No ``type="xhtml"`` text (fastfeedparser keeps the wrapper ``<div>`` or the first text
   node). An ``itunes:summary`` only where it repeats its item's ``<description>`` byte
   for byte, after it and after any ``content:encoded`` (feedparser reads it as the
@@ -36,6 +39,7 @@ synthesises from the content dropped, dates truncated to whole seconds, the chan
 from __future__ import annotations
 
 import html
+import html.entities
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -67,6 +71,10 @@ _RAW_MARKUP = re.compile(
     rb"<(?:title|description|summary|content:encoded)(?:\s[^>]*)?>[^<]*<(?![!/])"
 )
 _TAGS = re.compile(r"<[^>]+>")
+_UNDEFINED_ENTITY = expat.errors.codes[expat.errors.XML_ERROR_UNDEFINED_ENTITY]
+_XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
+_NAMED_ENTITY = re.compile(rb"&([A-Za-z][A-Za-z0-9]*);")
+_CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
 _RSS_ITEM = re.compile(rb"<item[\s>].*?</item>", re.DOTALL)
 _GUID = re.compile(rb"<guid(\s[^>]*)?>")
 # feedparser lower-cases attribute names, not values: only "true" (or none) is a permalink.
@@ -89,7 +97,7 @@ def read_fast(body: bytes, *, url: str, charset: str | None = None) -> RawFeed:
     ``url`` is the base feedparser resolves relative ids against; ``charset`` the one the
     server declared, if any.
     """
-    _check_utf8_and_well_formed(body, charset)
+    body, warnings = _check_utf8_and_well_formed(body, charset)
     if b'type="xhtml"' in body or b"type='xhtml'" in body:
         raise Declined("xhtml text: fastfeedparser keeps the wrapper or the first text node")
     if b"<itunes:summary" in body and not _summaries_repeat_descriptions(body):
@@ -130,6 +138,7 @@ def read_fast(body: bytes, *, url: str, charset: str | None = None) -> RawFeed:
         ttl=head.get("ttl"),
         sy_period=head.get("updatePeriod"),
         sy_frequency=head.get("updateFrequency"),
+        warnings=warnings,
         entries=[
             _entry(e, url, version, shape, resolve)
             for e, resolve in zip(entries, _resolve_each(body, shape, len(entries)), strict=True)
@@ -137,16 +146,51 @@ def read_fast(body: bytes, *, url: str, charset: str | None = None) -> RawFeed:
     )
 
 
-def _check_utf8_and_well_formed(body: bytes, charset: str | None) -> None:
+def _check_utf8_and_well_formed(body: bytes, charset: str | None) -> tuple[bytes, list[str]]:
+    """The body to read, and why it is malformed if it is: HTML's named entities (an
+    undefined ``&colon;`` in XML) become character references, with a warning; any other
+    fault declines."""
     declared = _DECL_ENCODING.match(body.lstrip(b"\xef\xbb\xbf \t\r\n"))
     for name in (charset, declared.group(1).decode() if declared else None):
         if name and name.lower().replace("_", "-") not in ("utf-8", "utf8", "us-ascii"):
             raise Declined(f"encoding {name}")
-    checker = expat.ParserCreate()  # no handlers: a C-speed scan, no tree, no fetches
     try:
-        checker.Parse(body, True)
+        _scan(body)
+        return body, []
     except expat.ExpatError as exc:
-        raise Declined(f"malformed XML: {exc}") from exc
+        if exc.code != _UNDEFINED_ENTITY:
+            raise Declined(f"malformed XML: {exc}") from exc
+        undefined = exc
+    fixed, names = _html_entities_as_references(body)
+    try:
+        _scan(fixed)
+    except expat.ExpatError as exc:
+        raise Declined(f"malformed XML: {undefined}") from exc
+    return fixed, [f"undefined entities read as HTML's: {', '.join(sorted(names))}"]
+
+
+def _scan(body: bytes) -> None:
+    checker = expat.ParserCreate()  # no handlers: a C-speed scan, no tree, no fetches
+    checker.Parse(body, True)
+
+
+def _html_entities_as_references(body: bytes) -> tuple[bytes, set[str]]:
+    """Every ``&name;`` that XML does not define but HTML does, as character references,
+    outside CDATA sections (where it is text, for HTML to decode later anyway)."""
+    names: set[str] = set()
+
+    def reference(match: re.Match[bytes]) -> bytes:
+        name = match.group(1).decode()
+        value = html.entities.html5.get(name + ";")
+        if name in _XML_ENTITIES or value is None:
+            return match.group(0)
+        names.add(name)
+        return "".join(f"&#{ord(c)};" for c in value).encode()
+
+    pieces = _CDATA.split(body)  # CDATA sections at the odd indexes
+    for i in range(0, len(pieces), 2):
+        pieces[i] = _NAMED_ENTITY.sub(reference, pieces[i])
+    return b"".join(pieces), names
 
 
 def _head_fields(body: bytes) -> dict[str, str]:

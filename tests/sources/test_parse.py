@@ -178,10 +178,23 @@ def test_gzip_feed_parses_on_both_paths(fast: bool, parser: str) -> None:
 def test_fast_path_declines_to_feedparser() -> None:
     """Bytes fastfeedparser could read differently go to feedparser: not UTF-8, broken."""
     latin = (FEEDS / "rss20_news.xml").read_bytes().replace(b"utf-8", b"ISO-8859-1", 1)
-    broken = (FEEDS / "rss20_news.xml").read_bytes().replace(b"</channel>", b"&nbsp;</channel>")
+    broken = (FEEDS / "rss20_news.xml").read_bytes().replace(b"</channel>", b"&bogus;</channel>")
     for body in (latin, broken):
         feed = parse_feed(body, url="http://x.test/", now=NOW)
         assert (feed.parser, len(feed.entries)) == ("feedparser", 3)
+
+
+def test_html_entities_undefined_in_xml_are_read_on_the_fast_path_with_a_warning() -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>Blog&nbsp;one</title><item><guid>g1</guid>'
+        b"<title>Re&colon; accounting</title><description><![CDATA[<p>a&nbsp;b</p>]]>"
+        b"</description></item></channel></rss>"
+    )
+    fast, ref = _both_paths(body)
+    assert fast.parser == "fastfeedparser" and ref.bozo and fast.bozo
+    assert "colon, nbsp" in fast.bozo
+    assert [(d.title, d.text) for d in fast.entries] == [(d.title, d.text) for d in ref.entries]
+    assert (fast.title, fast.entries[0].title) == ("Blog one", "Re: accounting")
 
 
 def _both_paths(body: bytes) -> tuple[ParsedFeed, ParsedFeed]:
