@@ -129,9 +129,8 @@ class FeedIngest:
                 self._owner, now + elapsed, limit=min(size, limit - report.feeds)
             )
             fresh = [s for s in states if s.id not in polled]
-            for state in states:
-                if state.id in polled:  # due again at once (a clock in the future)
-                    await self._db.feeds.record(state)  # releases the lease
+            # Due again at once (a clock in the future): release their leases, together.
+            await self._db.feeds.record_many([s for s in states if s.id in polled])
             if not fresh:
                 break
             states = fresh
