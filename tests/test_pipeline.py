@@ -3,11 +3,13 @@ a crashed run stored without a story."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.core.models import ArticleDraft
+from bot.errors import SummarizeError
 from bot.ingest.pipeline import content_hash
 from bot.service.core import Core
 from bot.store import batch
@@ -104,6 +106,9 @@ class CountingSummarizer:
         self.titles.append(title)
         return f"Summary of {title}."
 
+    def summarize_many(self, items: Sequence[tuple[str, str]]) -> list[str]:
+        return [self.summarize(title, text) for title, text in items]
+
 
 async def test_only_drafts_stored_as_articles_are_summarised(core: Core) -> None:
     counting = CountingSummarizer()
@@ -115,6 +120,34 @@ async def test_only_drafts_stored_as_articles_are_summarised(core: Core) -> None
     stats = await core.pipeline.ingest("feed:2", [same, copy, draft("d", "Ferry news")])
     assert (stats.new, stats.unchanged) == (1, 2)
     assert counting.titles == ["Harbour plan", "Ferry news"]
+
+
+class FailingBatchSummarizer(CountingSummarizer):
+    """The batch call fails, and so does one article alone."""
+
+    def summarize(self, title: str, text: str) -> str:
+        if title == "Bad draft":
+            raise SummarizeError("summarize: bad draft")
+        return super().summarize(title, text)
+
+    def summarize_many(self, items: Sequence[tuple[str, str]]) -> list[str]:
+        raise SummarizeError("summarize: batch failed")
+
+
+async def test_drafts_are_summarised_in_one_batch_and_one_by_one_when_it_fails(
+    core: Core,
+) -> None:
+    failing = FailingBatchSummarizer()
+    core.pipeline._summarizer = failing
+    drafts = [draft("a", "Bridge reopens"), draft("b", "Bad draft"), draft("c", "Ferry news")]
+    stats = await core.pipeline.ingest("feed:1", drafts)
+    assert stats.new == 3
+    assert failing.titles == ["Bridge reopens", "Ferry news"]
+    summaries = sorted(i.summary for i in (await core.briefings.compose()).items)
+    assert summaries[:2] == [
+        "Bad draft. The council met on Monday and voted on the plan for the harbour.",
+        "Summary of Bridge reopens.",
+    ]
 
 
 async def test_a_draft_whose_twin_vanished_is_summarised_after_the_write(

@@ -30,6 +30,12 @@ class Summarizer(Protocol):
 
     def summarize(self, title: str, text: str) -> str: ...
 
+    def summarize_many(self, items: Sequence[tuple[str, str]]) -> list[str]:
+        """``summarize`` of each (title, text), in order; an article's summary never
+        depends on the rest of the batch. When it raises, the caller summarises the
+        articles one by one."""
+        ...
+
 
 class SaveOutcome(Enum):
     NEW = "new"

@@ -198,7 +198,18 @@ class Pipeline:
         return summary or _lead(text, self._summary_sentences)[: self._summary_chars]
 
     def _summarize_all(self, items: Sequence[tuple[str, str]]) -> list[str]:
-        return [self._summarize(title, text) for title, text in items]
+        # One call for the batch: the extractive summariser scores many articles in
+        # the same numpy calls. On any failure each article is tried alone, so one
+        # bad article costs only its own summary.
+        try:
+            summaries = self._summarizer.summarize_many(items)
+        except Exception:
+            log.warning("summarize: batch of %d failed; one by one", len(items))
+            return [self._summarize(title, text) for title, text in items]
+        return [
+            summary or _lead(text, self._summary_sentences)[: self._summary_chars]
+            for summary, (_, text) in zip(summaries, items, strict=True)
+        ]
 
     async def _summaries(self, drafts: Sequence[ArticleDraft]) -> list[str]:
         if not drafts:

@@ -7,7 +7,7 @@ import logging
 import math
 import socket
 import traceback
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,9 @@ class LeadSentences:
 
     def summarize(self, title: str, text: str) -> str:
         return " ".join(text.split(". ")[:2]).strip()
+
+    def summarize_many(self, items: Sequence[tuple[str, str]]) -> list[str]:
+        return [self.summarize(title, text) for title, text in items]
 
 
 FALLBACK = LeadSentences().summarize("", ARTICLE)

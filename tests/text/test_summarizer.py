@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 
 from bot.core.ports import Summarizer
-from bot.text import summarize
+from bot.text import tokens
+from bot.text.cosines import row_cosines
 from bot.text.sentences import split_sentences
 from bot.text.summarize import (
     STOPWORDS,
     ExtractiveSummarizer,
     ScoringWeights,
-    _article_cosines,
-    _article_tfidf,
     content_tokens,
     tfidf_rows,
 )
@@ -74,11 +73,14 @@ def test_same_output_whatever_was_summarised_before() -> None:
     texts = [ARTICLE, ARTICLE.replace("coal", "gas"), "Zebras graze. Lions wait. Zebras run."]
     summarizer = ExtractiveSummarizer()
     forward = [summarizer.summarize(TITLE, t) for t in texts]
-    summarize._WORD_IDS.clear()
-    summarize._WORD_IDS[b"|"] = -1
-    summarize._CANON.clear()
+    tokens._CANON.clear()
     backward = [summarizer.summarize(TITLE, t) for t in reversed(texts)]
     assert backward[::-1] == forward
+    # Nor on the rest of a batch (padding to the longest lead changes no score).
+    items = [(TITLE, t) for t in texts] + [("", ""), (TITLE, "One sentence.")]
+    alone = [summarizer.summarize(title, t) for title, t in items]
+    assert summarizer.summarize_many(items) == alone
+    assert summarizer.summarize_many(items[::-1]) == alone[::-1]
 
 
 def test_only_the_lead_window_is_read() -> None:
@@ -167,56 +169,42 @@ def test_content_tokens_follow_the_documented_rule(text: str) -> None:
     assert content_tokens(text) == _reference_tokens(text)
 
 
-def _same_vectors(fast: np.ndarray, slow: np.ndarray) -> None:
-    """Equal up to all-zero columns and the order of columns: same sorted rows, same
-    similarities (the one-pass path keeps title-only words as all-zero columns)."""
-    fast = fast[:, fast.any(axis=0)]
-    slow = slow[:, slow.any(axis=0)]
-    assert fast.shape == slow.shape
-    np.testing.assert_allclose(np.sort(fast, axis=1), np.sort(slow, axis=1), atol=1e-12)
-    np.testing.assert_allclose(fast @ fast.T, slow @ slow.T, atol=1e-12)
-
-
-def test_one_pass_tfidf_equals_the_per_sentence_tfidf() -> None:
-    sentences = split_sentences(ARTICLE)
-    fast, df = _article_tfidf(sentences, TITLE)
-    slow = tfidf_rows([content_tokens(s) for s in sentences], content_tokens(TITLE))
-    _same_vectors(fast, slow)
-    assert sorted(df[df > 0].tolist()) == sorted(np.count_nonzero(slow[:-1], axis=0).tolist())
-    # A sentence holding a line break (select() accepts any strings) takes the slow path.
-    odd = [*sentences[:2], "Broken\nsentence about the coal plant."]
-    fast, _ = _article_tfidf(odd, TITLE)
-    _same_vectors(fast, tfidf_rows([content_tokens(s) for s in odd], content_tokens(TITLE)))
-    # Title words that no sentence has are ignored; no content word at all is fine.
-    fast, _ = _article_tfidf(["Coal plant closes.", "Plant staff move."], "Zebra coal")
-    assert np.count_nonzero(fast[-1]) == 1
-    empty, _ = _article_tfidf(["!!", "?? ..."], "")
-    assert empty.shape == (3, 1) and not empty.any()
-
-
 def _reference_cosines(sentences: list[str], title: str) -> np.ndarray:
-    """Cosines of tfidf_rows, diagonal 0: the obvious way."""
+    """Cosines of tfidf_rows, diagonal 0, the title first: the obvious way."""
     rows = tfidf_rows([content_tokens(s) for s in sentences], content_tokens(title))
+    rows = np.roll(rows, 1, axis=0)
     gram = rows @ rows.T
     np.fill_diagonal(gram, 0.0)
     return gram
 
 
-@pytest.mark.parametrize(
-    ("sentences", "title"),
-    [
-        (split_sentences(ARTICLE), TITLE),
-        (split_sentences(ARTICLE), ""),
-        (["Broken\nsentence about the coal plant.", "Coal plant closes."], TITLE),
-        (["Coal plant closes.", "Plant staff move."], "Zebra coal"),
-        (["!!", "?? ..."], ""),
-        (["The and of.", "It is what it is."], "the"),
-        (["Coal coal coal.", "Plant."], "coal plant"),
-        (["Lone sentence about coal."], "Coal"),
-    ],
-)
-def test_article_cosines_equal_the_cosines_of_tfidf_rows(sentences: list[str], title: str) -> None:
-    fast = _article_cosines(sentences, title)
+COSINE_CASES = [
+    (split_sentences(ARTICLE), TITLE),
+    (split_sentences(ARTICLE), ""),
+    (["Broken\nsentence about the coal plant.", "Coal plant closes."], TITLE),
+    (["Coal plant closes.", "Plant staff move."], "Zebra coal"),
+    (["!!", "?? ..."], ""),
+    (["The and of.", "It is what it is."], "the"),
+    (["Coal coal coal.", "Plant."], "coal plant"),
+    (["Lone sentence about coal."], "Coal"),
+    (["Others said the cars, buses and bosses", "İstanbul \u212aelvin café"], "Other car"),
+]
+
+
+@pytest.mark.parametrize(("sentences", "title"), COSINE_CASES)
+def test_row_cosines_equal_the_cosines_of_tfidf_rows(sentences: list[str], title: str) -> None:
+    fast = row_cosines([[title, *sentences]])
     n = len(sentences)
-    assert fast.shape == (n + 1, n + 1)
-    np.testing.assert_allclose(fast, _reference_cosines(sentences, title), atol=1e-12)
+    assert fast.shape == (1, n + 1, n + 1)
+    np.testing.assert_allclose(fast[0], _reference_cosines(sentences, title), atol=1e-12)
+
+
+def test_row_cosines_of_a_batch_are_each_documents_own() -> None:
+    docs = [[title, *sentences] for sentences, title in COSINE_CASES]
+    batch = row_cosines(docs)
+    most = max(len(doc) for doc in docs)
+    assert batch.shape == (len(docs), most, most)
+    for doc, gram in zip(docs, batch, strict=True):
+        size = len(doc)
+        assert np.array_equal(gram[:size, :size], row_cosines([doc])[0])
+        assert not gram[size:].any() and not gram[:, size:].any()
