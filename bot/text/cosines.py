@@ -48,6 +48,7 @@ _SUBLINEAR = np.concatenate(([0.0], 1.0 + np.log(np.arange(1, 4096, dtype=np.flo
 _MULT = 0x9E3779B97F4A7C15
 _INVERSE = pow(_MULT, -1, 2**64)
 _POWER_CACHE = 1 << 18  # bytes of text whose powers are kept between calls
+_SHIFT, _MIX = np.uint64(32), np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's finaliser
 
 
 def sublinear_tf(counts: np.ndarray) -> np.ndarray:
@@ -116,6 +117,12 @@ def _hashes(
     """Polynomial hashes of the byte ranges [starts, ends) (``sums``: ``_cumulative``)."""
     cumulative, inverse = sums
     hashes: np.ndarray = (cumulative[ends] - cumulative[starts]) * inverse[starts]
+    # The low bits of a polynomial hash only see the low bits of the bytes ("bat" and
+    # "cat" differ by 1); a bijective mix (xor-shift, odd multiply) spreads every byte
+    # over all bits without merging two hashes, so a batch's sort key can drop low bits.
+    hashes ^= hashes >> _SHIFT
+    hashes *= _MIX
+    hashes ^= hashes >> _SHIFT
     return hashes
 
 
@@ -126,8 +133,22 @@ def _stopword_hashes() -> np.ndarray:
     return np.unique(_hashes(_cumulative(data), spaces[:-1] + 1, spaces[1:]))
 
 
-_STOP_HASHES = _stopword_hashes()
-_LAST_STOP = len(_STOP_HASHES) - 1
+def _stopword_table(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.uint64]:
+    """A direct-mapped table of the stop-word hashes: entry ``hash & mask`` holds the
+    index in ``known`` of the one stop word with those low bits (0: none; ``known[0]``
+    has other low bits, so no word that lands there equals it). A gather, not a binary
+    search per word (those miss the cache)."""
+    bits = 12
+    while len(np.unique(hashes & np.uint64((1 << bits) - 1))) < len(hashes):
+        bits += 1
+    mask = np.uint64((1 << bits) - 1)
+    table = np.zeros(1 << bits, dtype=np.intp)
+    table[(hashes & mask).astype(np.intp)] = np.arange(1, len(hashes) + 1)
+    known = np.concatenate((hashes[:1], hashes))
+    return table, known, mask
+
+
+_STOP_TABLE, _STOP_KNOWN, _STOP_MASK = _stopword_table(_stopword_hashes())
 
 
 def _word_ids(text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -140,13 +161,16 @@ def _word_ids(text: str) -> tuple[np.ndarray, np.ndarray]:
     sums = _cumulative(data)
     ids = _hashes(sums, starts, ends)
     lengths = ends - starts
-    stop = _STOP_HASHES[np.minimum(_STOP_HASHES.searchsorted(ids), _LAST_STOP)] == ids
+    stop = _STOP_KNOWN[_STOP_TABLE[(ids & _STOP_MASK).astype(np.intp)]] == ids
     keep = (lengths > 1) & ~stop
     # The plural fold, after the stop-word test (as ``content_tokens`` does it).
     fold = keep & (lengths > 4) & (data[ends - 1] == _S) & ~_KEEPS_S[data[ends - 2]]
     if fold.any():
         ids[fold] = _hashes(sums, starts[fold], ends[fold] - 1)
-    rows = (data == _MARK).nonzero()[0].searchsorted(starts[keep])
+    # A word's row is the number of marks before it: count the words after each mark.
+    starts = starts[keep]
+    after = starts.searchsorted((data == _MARK).nonzero()[0])
+    rows = np.bincount(after, minlength=len(starts) + 1)[: len(starts)].cumsum()
     return ids[keep], rows
 
 

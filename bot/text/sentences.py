@@ -242,7 +242,10 @@ def _resplit(piece: str) -> list[str]:
 # The lead splitter (``_news_pieces``, see the module doc). A break is a full stop, "?"
 # or "!", closing quotes or brackets, then a space (or a capital letter: captions glued
 # to the text, "a court has heard.Shocking details").
-_BREAK = re.compile(r"[.!?][\"'”’)\]]*(?: |(?=[A-Z]))")
+# It runs on a copy of the paragraph where "!" and "?" are "." (same offsets): re
+# finds a pattern that starts with one literal character by a fast scan, and one that
+# starts with a character class by testing the class at every position (5x the cost).
+_BREAK = re.compile(r"\.[\"'”’)\]]*(?: |(?=[A-Z]))")
 # Words that end with "." without ending a sentence (any single letter but "I" too:
 # initials, "U.S."). "May", "Inc." and the like are here because sentencex does not
 # split after them either; ``_resplit`` then splits where news does.
@@ -331,7 +334,10 @@ def _news_pieces(paragraph: str) -> Iterator[str]:
     quotes = _Spans(paragraph, "\"“‘«'")
     brackets = _Spans(paragraph, "([")
     start = 0
-    for match in _BREAK.finditer(paragraph):
+    stops = paragraph
+    if "!" in stops or "?" in stops:
+        stops = stops.replace("!", ".").replace("?", ".")
+    for match in _BREAK.finditer(stops):
         stop, end = match.span()
         # Most stops have no span around them and no opener before them: the checks
         # before each call skip it then.

@@ -188,6 +188,8 @@ COSINE_CASES = [
     (["Coal coal coal.", "Plant."], "coal plant"),
     (["Lone sentence about coal."], "Coal"),
     (["Others said the cars, buses and bosses", "İstanbul \u212aelvin café"], "Other car"),
+    # Words one letter apart: their hashes must not share a batch's sort key.
+    (["The bat and the cat sat on a hat.", "A cat, a rat and a bat."], "Cat bat"),
 ]
 
 
