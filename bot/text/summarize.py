@@ -171,28 +171,36 @@ class ExtractiveSummarizer:
         """
         w = self.weights
         batch, size = gram.shape[0], gram.shape[1] - 1
-        counts = np.fromiter(map(len, words), dtype=np.intp, count=len(words))
-        valid = np.arange(size) < counts[:, None]
         length = np.zeros((batch, size), dtype=np.intp)
-        length[valid] = list(chain.from_iterable(words))
+        counts = np.empty((batch, 1), dtype=np.intp)
+        for row, total, lead in zip(length, counts, words, strict=True):
+            row[: len(lead)] = lead
+            total[0] = len(lead)
+        valid = _positions(size) < counts
         sims = gram[:, 1:, 1:]
         # PacSum: keep edges above a floor between min and max, then weigh edges to
         # later sentences (forward) for and edges to earlier ones (backward) against.
         # Similarities are >= 0 and the diagonal is 0, so the minimum is 0.
-        floor = w.edge_floor * sims.max(axis=(1, 2))
-        edges = np.maximum(sims - floor[:, None, None], 0.0)
-        central = np.cumsum(np.triu(edges, 1), axis=2)[:, :, -1]
+        floor = sims.max(axis=(1, 2))
+        floor *= w.edge_floor
+        edges = sims - floor[:, None, None]
+        np.maximum(edges, 0.0, out=edges)
+        upper, lower = _triangles(size)
+        central = (edges * upper).cumsum(axis=2)[:, :, -1]
         if w.backward:
-            central += w.backward * np.cumsum(np.tril(edges, -1), axis=2)[:, :, -1]
+            central += w.backward * (edges * lower).cumsum(axis=2)[:, :, -1]
         low = np.where(valid, central, np.inf).min(axis=1)
-        spread = np.where(valid, central, -np.inf).max(axis=1) - low
+        spread = np.where(valid, central, -np.inf).max(axis=1)
+        spread -= low
         scale = np.divide(w.centrality, spread, out=np.zeros(batch), where=spread > 0)
         # Fragments and run-on captions make poor summaries.
         penalty = np.where(length < w.min_words, 0.5, np.where(length > w.max_words, 0.3, 0.0))
-        prior = np.asarray(_prior(w.position, w.position_decay, size))
-        scores = (
-            gram[:, 0, 1:] * w.title + prior + (central - low[:, None]) * scale[:, None] - penalty
-        )
+        scores = gram[:, 0, 1:] * w.title
+        scores += _prior(w.position, w.position_decay, size)
+        central -= low[:, None]
+        central *= scale[:, None]
+        scores += central
+        scores -= penalty
         return np.where(valid, scores, -np.inf)
 
     def _pick(self, order: list[int], sims: list[list[float]], lengths: Sequence[int]) -> list[int]:
@@ -216,9 +224,28 @@ class ExtractiveSummarizer:
 
 
 @lru_cache(maxsize=256)
-def _prior(weight: float, rate: float, n: int) -> tuple[float, ...]:
-    """The position prior weight·exp(-rate·i) for i < n."""
-    return tuple((weight * np.exp(-rate * np.arange(n, dtype=np.float64))).tolist())
+def _prior(weight: float, rate: float, n: int) -> np.ndarray:
+    """The position prior weight·exp(-rate·i) for i < n (read-only, shared)."""
+    prior = weight * np.exp(-rate * np.arange(n, dtype=np.float64))
+    prior.flags.writeable = False
+    return prior
+
+
+@lru_cache(maxsize=64)
+def _positions(n: int) -> np.ndarray:
+    """0..n-1 (read-only, shared)."""
+    positions = np.arange(n)
+    positions.flags.writeable = False
+    return positions
+
+
+@lru_cache(maxsize=64)
+def _triangles(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """n × n masks (1.0 or 0.0) of the cells right of and left of the diagonal."""
+    upper = np.triu(np.ones((n, n)), 1)
+    lower = np.tril(np.ones((n, n)), -1)
+    upper.flags.writeable = lower.flags.writeable = False
+    return upper, lower
 
 
 def shorten(sentence: str, limit: int) -> str:
