@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.text.grouping import StoryGrouper
+from bot.text.grouping import StoryGrouper, _tokens
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -344,3 +346,21 @@ def test_a_story_in_a_crowded_topic_needs_a_closer_match() -> None:
 
     assert joins(crowded=False)
     assert not joins(crowded=True)
+
+
+def test_split_tokenizer_gives_the_regex_tokens() -> None:
+    # The split shortcut must agree with the one regex it stands in for, including
+    # where it hands over: numbers with separators, letters running into digits,
+    # non-ASCII digits and letters, punctuation of every kind.
+    regex = re.compile(r"\d+(?:[.,]\d+)*[A-Za-z]*|[A-Za-z][A-Za-z0-9]*")
+    texts = [
+        "Jobless claims fell to 498,000 and the rate to 5.4% on Thursday.",
+        "“Newsom’s” plan: 4x4 trucks, covid19, 5G8 masts, 19th-century U.S. laws",
+        "café naïve résumé ٣ apples, x² and 12ab34cd; under_score 5.G 1,2,3 .5 5.",
+        "",
+    ]
+    rng = random.Random(3)
+    alphabet = "aZ09.,_ -\t\n’é\u00a0٣१²x5G"
+    texts += ["".join(rng.choice(alphabet) for _ in range(40)) for _ in range(2000)]
+    for text in texts:
+        assert _tokens(text) == regex.findall(text), text
