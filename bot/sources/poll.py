@@ -139,6 +139,17 @@ def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+# Bodies larger than this are hashed in a thread (hashlib lets go of the GIL): a cycle of
+# unchanged feeds is mostly hashing, and the event loop's core has the polls to run.
+_HASH_IN_THREAD = 64 * 1024
+
+
+async def _digest(body: bytes) -> str:
+    if len(body) < _HASH_IN_THREAD:
+        return body_hash(body)
+    return await asyncio.get_running_loop().run_in_executor(None, body_hash, body)
+
+
 class Poller:
     """Polls feeds through one ``Fetcher``; parses in ``executor`` (None: a thread)."""
 
@@ -168,7 +179,7 @@ class Poller:
         new_url = fetched.permanent_url
         if fetched.not_modified:
             return self._ok(state, fetched, Outcome.NOT_MODIFIED, state.body_hash, now, new_url)
-        digest = body_hash(fetched.body)
+        digest = await _digest(fetched.body)
         if digest == state.body_hash:
             return self._ok(state, fetched, Outcome.UNCHANGED, digest, now, new_url)
         loop = asyncio.get_running_loop()
