@@ -32,6 +32,7 @@ nothing depends on the input file.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -154,13 +155,48 @@ class ExtractiveSummarizer:
         if not scored:
             return picks
         gram = row_cosines([[titles[i], *leads[i]] for i in scored])
-        scores = self._scores(gram, [words[i] for i in scored])
-        orders = np.argsort(-scores, axis=1, kind="stable").tolist()
-        sims = gram[:, 1:, 1:].tolist()
+        if len(scored) == 1:  # one article: plain floats beat ~30 numpy calls
+            one = gram[0].tolist()
+            sims = [[row[1:] for row in one[1:]]]
+            scores = self._scores_alone(one, words[scored[0]])
+            orders = [sorted(range(len(scores)), key=scores.__getitem__, reverse=True)]
+        else:
+            scores_array = self._scores(gram, [words[i] for i in scored])
+            orders = np.argsort(-scores_array, axis=1, kind="stable").tolist()
+            sims = gram[:, 1:, 1:].tolist()
         for i, order, rows in zip(scored, orders, sims, strict=True):
             lead = leads[i]
             picks[i] = self._pick(order[: len(lead)], rows, [len(s) for s in lead])
         return picks
+
+    def _scores_alone(self, gram: list[list[float]], words: Sequence[int]) -> list[float]:
+        """``_scores`` of one article on lists: the same floats, operation by operation
+        (sums left to right as ``cumsum`` adds; sorting with ``reverse=True`` keeps ties
+        in article order as the stable argsort does)."""
+        w = self.weights
+        n = len(words)
+        rows = [row[1 : n + 1] for row in gram[1 : n + 1]]
+        floor = w.edge_floor * max([max(row) for row in rows])
+        # Sums left to right, as ``cumsum`` adds (``sum`` of floats compensates from 3.12).
+        central = []
+        for i, row in enumerate(rows):
+            forward = backward = 0.0
+            for j, v in enumerate(row):
+                if v > floor:
+                    if j > i:
+                        forward += v - floor
+                    elif j < i:
+                        backward += v - floor
+            central.append(forward + w.backward * backward if w.backward else forward)
+        low = min(central)
+        spread = max(central) - low
+        scale = w.centrality / spread if spread > 0 else 0.0
+        short, long = w.min_words, w.max_words
+        prior = _prior(w.position, w.position_decay, n).tolist()
+        return [
+            t * w.title + p + (c - low) * scale - (0.5 if k < short else 0.3 if k > long else 0.0)
+            for t, p, c, k in zip(gram[0][1 : n + 1], prior, central, words, strict=True)
+        ]
 
     def _scores(self, gram: np.ndarray, words: Sequence[Sequence[int]]) -> np.ndarray:
         """(articles × sentences) scores from ``row_cosines`` (row 0: the title); -inf
@@ -225,8 +261,9 @@ class ExtractiveSummarizer:
 
 @lru_cache(maxsize=256)
 def _prior(weight: float, rate: float, n: int) -> np.ndarray:
-    """The position prior weight·exp(-rate·i) for i < n (read-only, shared)."""
-    prior = weight * np.exp(-rate * np.arange(n, dtype=np.float64))
+    """The position prior weight·exp(-rate·i) for i < n (read-only, shared); each
+    value comes from ``math.exp`` alone, so it is the same whatever ``n`` is."""
+    prior = np.array([weight * math.exp(-rate * i) for i in range(n)], dtype=np.float64)
     prior.flags.writeable = False
     return prior
 

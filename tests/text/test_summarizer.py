@@ -210,3 +210,20 @@ def test_row_cosines_of_a_batch_are_each_documents_own() -> None:
         size = len(doc)
         assert np.array_equal(gram[:size, :size], row_cosines([doc])[0])
         assert not gram[size:].any() and not gram[:, size:].any()
+
+
+@pytest.mark.parametrize("weights", [ScoringWeights(), ScoringWeights(backward=-0.2)])
+def test_one_articles_scores_on_lists_equal_the_batch_scores_exactly(
+    weights: ScoringWeights,
+) -> None:
+    """A batch of one is scored on plain floats, a bigger one with numpy: same floats."""
+    summarizer = ExtractiveSummarizer(weights=weights)
+    leads = [sentences[:10] for sentences, _ in COSINE_CASES if len(sentences) > 1]
+    titles = [title for sentences, title in COSINE_CASES if len(sentences) > 1]
+    words = [[len(s.split()) for s in lead] for lead in leads]
+    gram = row_cosines([[title, *lead] for title, lead in zip(titles, leads, strict=True)])
+    batch = summarizer._scores(gram, words)
+    for k, lead in enumerate(leads):
+        size = len(lead) + 1
+        alone = summarizer._scores_alone(gram[k, :size, :size].tolist(), words[k])
+        assert alone == batch[k, : len(lead)].tolist()
