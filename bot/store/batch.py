@@ -445,13 +445,41 @@ async def write_stories(
                     ),
                     rows,
                 )
-            for r in await conn.execute(
-                select(*ARTICLE_COLUMNS)
-                .where(articles.c.story_id.in_(chunk))
-                .order_by(articles.c.published_at, articles.c.id)
-            ):
+            for r in await conn.execute(_summary_members(chunk)):
                 members[r.story_id].append(article_from_row(r))
     return created, dict(members)
+
+
+# Members a story's headline and summary are made from: the first reports and the latest
+# developments. A big story has hundreds of members; the summary compares every
+# sentence with every other, so reading them all cost memory and time by the square.
+SUMMARY_MEMBERS_EACH_END = 12
+
+
+def _summary_members(story_ids: Sequence[int]) -> Any:
+    """The earliest and latest ``SUMMARY_MEMBERS_EACH_END`` members of each story, in
+    publication order."""
+    order = (articles.c.published_at, articles.c.id)
+    ranked = (
+        select(
+            *ARTICLE_COLUMNS,
+            func.row_number().over(partition_by=articles.c.story_id, order_by=order).label("first"),
+            func.row_number()
+            .over(
+                partition_by=articles.c.story_id,
+                order_by=(articles.c.published_at.desc(), articles.c.id.desc()),
+            )
+            .label("last"),
+        )
+        .where(articles.c.story_id.in_(story_ids))
+        .subquery()
+    )
+    limit = SUMMARY_MEMBERS_EACH_END
+    return (
+        select(*(ranked.c[c.name] for c in ARTICLE_COLUMNS))
+        .where(or_(ranked.c.first <= limit, ranked.c.last <= limit))
+        .order_by(ranked.c.published_at, ranked.c.id)
+    )
 
 
 async def set_story_texts(engine: AsyncEngine, texts: dict[int, tuple[str, str]]) -> None:

@@ -225,3 +225,31 @@ async def test_a_follower_takes_over_when_the_leader_dies(postgres_url: str) -> 
     finally:
         await follower.release()
         await second_db.close()
+
+
+async def test_a_big_story_summary_reads_its_first_and_latest_members(db: Database) -> None:
+    """A story that gains an article hands back, for its headline and summary, only its
+    earliest and latest members (SUMMARY_MEMBERS_EACH_END each), in publication order:
+    a 30-member story gives 24, the middle six left out."""
+    from bot.ingest.pipeline import content_hash
+    from bot.store import batch
+
+    drafts = [
+        draft(
+            f"m{n}", title=f"Member {n}", text=f"Body {n}.", published_at=NOW + timedelta(minutes=n)
+        )
+        for n in range(30)
+    ]
+    written = await batch.write_articles(
+        db.engine, [batch.Write(d, content_hash(d), "S", None, "feed:1") for d in drafts]
+    )
+    ids = [w.article_id for w in written]
+    story = await db.articles.new_story(ids[0], "Member 0", "S")
+    joins = [batch.StoryJoin(a, story, 0, f"Member {n}", "S") for n, a in enumerate(ids)][1:]
+    _, members = await batch.write_stories(db.engine, joins)
+    each = batch.SUMMARY_MEMBERS_EACH_END
+    assert each == 12
+    expected = ids[:each] + ids[-each:]
+    assert [a.id for a in members[story]] == expected
+    assert [a.title for a in members[story]][each - 1 : each + 1] == ["Member 11", "Member 18"]
+    assert len(await db.articles.story_members(story)) == 30  # all of them stay members
