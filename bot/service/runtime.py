@@ -7,6 +7,7 @@ tokens are present (see README: "Connecting Slack" / "Connecting Discord").
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -26,6 +27,7 @@ from bot.core.ports import Publisher
 from bot.delivery.outbox import Outbox
 from bot.delivery.render_text import render_text
 from bot.errors import ConfigError
+from bot.service import heap
 from bot.service.core import Core, open_core
 from bot.service.grouping import GroupingStage
 from bot.service.ops import ProcessProbes, status_snapshot, web_options
@@ -152,6 +154,7 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
     list(describe_adapters(settings))
     service = settings.service
     polls, leads, chats = duties(service.role)
+    heap.tune()
     core = await open_core(settings)
     leadership = Leadership(core.db.engine)
     # One grouper for the whole deployment, the leader's; on PostgreSQL it groups each
@@ -196,7 +199,14 @@ async def run_bot(settings: Settings, *, console: bool = True) -> None:
             )
             feeds = core.feed_ingest(pool)
             feeds.health.notifier = ChannelNotifier(publishers)
-            scheduler.every("feeds", service.poll_check_s / 60, feeds.run_once)
+
+            async def poll_feeds() -> None:
+                try:
+                    await feeds.run_once()
+                finally:  # a cycle's bodies are freed now: give the pages back
+                    await asyncio.get_running_loop().run_in_executor(core.executor, heap.release)
+
+            scheduler.every("feeds", service.poll_check_s / 60, poll_feeds)
         active_scheduler = scheduler
 
         async def lead() -> None:
