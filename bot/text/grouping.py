@@ -56,7 +56,7 @@ from datetime import datetime, timedelta
 from itertools import repeat
 from operator import add, mul, sub
 
-from bot.text.summarize import STOPWORDS
+from bot.text.tokens import ALNUM_BYTES, STOPWORDS
 
 __all__ = ["DEFAULT_THRESHOLD", "StoryGrouper", "StoryState"]
 
@@ -79,10 +79,10 @@ _SAME_SOURCE_HOURS = 6.0
 # the top made it try a match at every character).
 _TOKEN = re.compile(r"[A-Za-z\d](?:(?<=[A-Za-z])[A-Za-z0-9]*|\d*(?:[.,]\d+)*[A-Za-z]*)")
 # Most text splits into the same tokens faster without a regex: ASCII letters and
-# digits kept, every other character a space, str.split. That differs from _TOKEN only
-# where digits join across "." or "," ("5.4"), a number's letters run into a digit
-# ("4x4": "4x", "4") or a non-ASCII digit turns up (\d takes it); _JOINED finds those.
-_SPLIT_TABLE = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
+# digits kept, every other character a space (``ALNUM_BYTES``: the summariser's word
+# bytes with their case), str.split. That differs from _TOKEN only where digits join
+# across "." or "," ("5.4"), a number's letters run into a digit ("4x4": "4x", "4") or
+# a non-ASCII digit turns up (\d takes it); _JOINED finds those.
 _JOINED = re.compile(r"\d(?:(?<=[^\x00-\x7f])|[.,]\d|[A-Za-z]+\d)")
 _CACHE_LIMIT = 200_000  # distinct raw tokens remembered
 _LEAD_CHARS = 1200
@@ -668,9 +668,9 @@ _LOG_DF = _LogDf()
 
 
 def _tokens(part: str) -> list[str]:
-    """``_TOKEN.findall(part)``, by a split where that gives the same (see _SPLIT_TABLE)."""
+    """``_TOKEN.findall(part)``, by a split where that gives the same (see _JOINED)."""
     if _JOINED.search(part) is None:
-        return part.encode("ascii", "replace").translate(_SPLIT_TABLE).decode("ascii").split()
+        return part.encode("ascii", "replace").translate(ALNUM_BYTES).decode("ascii").split()
     return _TOKEN.findall(part)
 
 

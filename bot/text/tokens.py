@@ -7,7 +7,7 @@ stop word, with a light plural fold ("cars" -> "car", not "boss", "bus", "basis"
 
 from __future__ import annotations
 
-__all__ = ["STOPWORDS", "content_tokens", "words"]
+__all__ = ["ALNUM_BYTES", "STOPWORDS", "WORD_BYTES", "content_tokens", "words"]
 
 _STOPWORD_TEXT = """a about above after again against all also am an and any are as at be because
     been before being below between both but by can could did do does doing down during
@@ -25,9 +25,10 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # them about ten times faster than a regex: every byte but a-z and 0-9 becomes a space
 # (UTF-8 multi-byte characters included), and A-Z become a-z. Only two non-ASCII
 # characters lower-case to ASCII letters ("İ" and the Kelvin sign "K"); text holding
-# them is lower-cased by str.lower first.
-_KEEP = b"0123456789abcdefghijklmnopqrstuvwxyz"
-WORD_BYTES = bytes(c if c in _KEEP else c + 32 if 65 <= c <= 90 else 32 for c in range(256))
+# them is lower-cased by str.lower first. ``ALNUM_BYTES`` is the same table with the
+# case kept, for the story grouper (it reads capitals as names).
+ALNUM_BYTES = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
+WORD_BYTES = ALNUM_BYTES.lower()
 _CACHE_LIMIT = 100_000  # distinct raw words remembered before the cache starts over
 
 
