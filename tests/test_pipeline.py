@@ -53,6 +53,39 @@ async def test_edit_updates_story_headline(core: Core) -> None:
     assert [i.headline for i in briefing.items] == ["Harbour plan passes narrowly"]
 
 
+async def test_an_edit_refreshes_a_big_story_from_its_first_and_latest_members(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edited member remakes its story's headline and summary from the same capped
+    members a joining article would (SUMMARY_MEMBERS_EACH_END at each end), not all 30."""
+    from bot.ingest import pipeline
+    from bot.text.story_summary import summarize_story
+
+    drafts = [
+        draft(f"m{n}", f"Member {n}", published_at=NOW + timedelta(minutes=n)) for n in range(30)
+    ]
+    written = await batch.write_articles(
+        core.db.engine, [batch.Write(d, content_hash(d), "S", None, "feed:1") for d in drafts]
+    )
+    ids = [w.article_id for w in written]
+    story = await core.db.articles.new_story(ids[0], "Member 0", "S")
+    await batch.write_stories(
+        core.db.engine, [batch.StoryJoin(a, story, 0, "S", "S") for a in ids[1:]]
+    )
+    read: list[list[str]] = []
+
+    def recording(members: Sequence[tuple[str, str, str]], *args: int) -> tuple[str, str]:
+        read.append([title for _, title, _ in members])
+        return summarize_story(members, *args)
+
+    monkeypatch.setattr(pipeline, "summarize_story", recording)
+    edited = draft("m29", "Member 29 revised", published_at=NOW + timedelta(minutes=29))
+    assert (await core.pipeline.ingest("feed:1", [edited])).updated == 1
+    each = batch.SUMMARY_MEMBERS_EACH_END
+    titles = [f"Member {n}" for n in [*range(each), *range(30 - each, 29)]]
+    assert read == [[*titles, "Member 29 revised"]]
+
+
 async def test_articles_left_without_a_story_are_grouped_on_restart(core: Core) -> None:
     orphan = draft("o", "Bridge reopens after repairs")
     written = await batch.write_articles(

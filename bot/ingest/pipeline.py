@@ -376,8 +376,9 @@ class Pipeline:
             await batch.set_story_texts(self._db.engine, await self._run(self._texts, members))
 
     async def _refresh_story(self, story_id: int) -> None:
-        """After an edit: the story's headline and summary follow its members."""
-        members = await self._db.articles.story_members(story_id)
+        """After an edit: the story's headline and summary follow its members (the
+        same capped set as when a new article joins, see ``batch.write_stories``)."""
+        members = await self._db.articles.summary_members(story_id)
         if len(members) == 1:
             await batch.set_story_texts(
                 self._db.engine, {story_id: (members[0].title, members[0].summary)}

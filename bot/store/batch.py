@@ -482,6 +482,13 @@ def _summary_members(story_ids: Sequence[int]) -> Any:
     )
 
 
+async def summary_members(engine: AsyncEngine, story_id: int) -> list[Article]:
+    """The members one story's headline and summary are made from: the same ones
+    ``write_stories`` hands back for a story it touched."""
+    async with engine.connect() as conn:
+        return [article_from_row(r) for r in await conn.execute(_summary_members([story_id]))]
+
+
 async def set_story_texts(engine: AsyncEngine, texts: dict[int, tuple[str, str]]) -> None:
     if not texts:
         return
