@@ -7,14 +7,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.models import ArticleDraft
 from bot.errors import SummarizeError
-from bot.ingest.pipeline import content_hash
+from bot.ingest.pipeline import OriginDrafts, content_hash
 from bot.service.core import Core
 from bot.store import batch
 
 NOW = datetime.now(UTC) - timedelta(hours=1)
+pipeline_log = "bot.ingest.pipeline"
 
 
 def draft(key: str, title: str, url: str | None = None, **kw: object) -> ArticleDraft:
@@ -199,3 +202,47 @@ async def test_a_draft_whose_twin_vanished_is_summarised_after_the_write(
     assert stats.new == 1
     briefing = await core.briefings.compose()
     assert [i.summary for i in briefing.items] == ["Summary of Bridge reopens."]
+
+
+async def test_a_batch_that_fails_together_is_stored_origin_by_origin(
+    core: Core, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every store failure of a batch of origins is met the same way: each origin is
+    stored alone, so it costs only its own. A race with another worker over the same
+    keys (IntegrityError) is no failure alone (that worker stored them); any other error
+    is logged with its traceback and names its origin in ``failed``, and nothing of it
+    is stored here. ``ingest`` of one origin raises it."""
+    real = batch.write_articles
+    tried: list[list[str]] = []
+
+    async def flaky(engine: AsyncEngine, writes: Sequence[batch.Write]) -> list[batch.Written]:
+        origins = sorted({w.origin for w in writes})
+        tried.append(origins)
+        if "feed:2" in origins:
+            raise IntegrityError("INSERT INTO item_keys", {}, Exception("duplicate key"))
+        if "feed:3" in origins:
+            raise RuntimeError("disk full")
+        return await real(engine, writes)
+
+    monkeypatch.setattr(batch, "write_articles", flaky)
+    stats = await core.pipeline.ingest_many(
+        [
+            OriginDrafts("feed:1", [draft("a", "Harbour plan passes")]),
+            OriginDrafts("feed:2", [draft("b", "Bridge reopens after repairs")]),
+            OriginDrafts("feed:3", [draft("c", "Ferry timetable changes")]),
+        ]
+    )
+    assert tried == [["feed:1", "feed:2", "feed:3"], ["feed:1"], ["feed:2"], ["feed:3"]]
+    assert (stats.new, stats.failed) == (1, {"feed:3": "RuntimeError"})
+    briefing = await core.briefings.compose()
+    assert [i.headline for i in briefing.items] == ["Harbour plan passes"]
+    logged = [r for r in caplog.records if r.name == pipeline_log]
+    assert [r.levelname for r in logged] == ["WARNING", "WARNING", "ERROR"]
+    together, race, failed = (r.getMessage() for r in logged)
+    assert together.startswith("ingest: 3 origins failed to store together (IntegrityError: ")
+    assert together.endswith("; storing them one by one")
+    assert race == "ingest: origin=feed:2 raced another worker; retrying next cycle"
+    assert failed == "ingest: origin=feed:3 failed to store"
+    assert logged[2].exc_info is not None and "disk full" in str(logged[2].exc_info[1])
+    with pytest.raises(RuntimeError, match="disk full"):
+        await core.pipeline.ingest("feed:3", [draft("c", "Ferry timetable changes")])

@@ -161,9 +161,9 @@ class FeedIngest:
         progress: Progress | None,
     ) -> int:
         """Store the polls' articles together, then their feeds' new states; returns how
-        many feeds are done. If the batch fails, its feeds are stored one by one, so one
-        feed's trouble costs only that feed."""
-        stored: list[tuple[FeedState, FeedState, PollResult]] = []
+        many feeds are done. A feed whose articles the pipeline could not store (it
+        falls back to one feed at a time, so one feed's trouble costs only that feed)
+        keeps its old state."""
         items: list[tuple[FeedState, FeedState, PollResult, OriginDrafts | None]] = []
         for state, result in polls:
             try:
@@ -171,20 +171,19 @@ class FeedIngest:
                     after, drafts = await self._prepare(state, result, report, backfill)
                 items.append((state, after, result, drafts))
             except Exception as exc:
-                await self._store_failed(state, exc, report)
-        batches = [drafts for *_, drafts in items if drafts is not None]
-        try:
-            report.stats.add(await self._ingest(batches))
-            stored = [(state, after, result) for state, after, result, _ in items]
-        except Exception:
-            log.warning("ingest: %d feeds failed to store together; one by one", len(items))
-            for state, after, result, drafts in items:
-                try:
-                    with logcontext.bind(feed_id=state.id):
-                        report.stats.add(await self._ingest([drafts] if drafts else []))
-                    stored.append((state, after, result))
-                except Exception as exc:  # one feed's trouble never ends the cycle
-                    await self._store_failed(state, exc, report)
+                log.exception("ingest: feed_url=%s failed to prepare its items", state.url)
+                await self._store_failed(state, exc.__class__.__name__, report)
+        stats = await self._pipeline.ingest_many(
+            [drafts for *_, drafts in items if drafts is not None], prepare=self._enriched
+        )
+        report.stats.add(stats)
+        stored: list[tuple[FeedState, FeedState, PollResult]] = []
+        for state, after, result, drafts in items:
+            error = stats.failed.get(drafts.origin) if drafts is not None else None
+            if error is None:
+                stored.append((state, after, result))
+            else:  # logged with its traceback by the pipeline
+                await self._store_failed(state, error, report)
         await self._record(stored)
         for _ in polls:
             done += 1
@@ -193,13 +192,12 @@ class FeedIngest:
         polls.clear()
         return done
 
-    async def _store_failed(self, state: FeedState, exc: Exception, report: CycleReport) -> None:
-        """The feed keeps its old state (its bytes are parsed again next time) and says why."""
-        log.exception("ingest: feed_url=%s failed to store", state.url, exc_info=exc)
-        report.errors.append((state.url, f"store: {exc.__class__.__name__}"))
-        await self._db.feeds.record(
-            dataclasses.replace(state, last_error=f"store: {exc.__class__.__name__}")
-        )
+    async def _store_failed(self, state: FeedState, error: str, report: CycleReport) -> None:
+        """The feed keeps its old state (its bytes are parsed again next time) and says
+        why; ``error`` is the exception's class name."""
+        log.warning("ingest: feed_url=%s not stored (%s); read again next poll", state.url, error)
+        report.errors.append((state.url, f"store: {error}"))
+        await self._db.feeds.record(dataclasses.replace(state, last_error=f"store: {error}"))
 
     async def _record(self, polls: list[tuple[FeedState, FeedState, PollResult]]) -> None:
         """Store the feeds' new states (releasing their leases) in one transaction, then
@@ -263,10 +261,9 @@ class FeedIngest:
         kept = newest[:keep]
         return kept, [d.key for d in newest[keep:]]
 
-    async def _ingest(self, batches: Sequence[OriginDrafts]) -> IngestStats:
-        """Enrich only items not stored yet (a teaser is fetched once), then store."""
-        if not batches:
-            return IngestStats()
+    async def _enriched(self, batches: Sequence[OriginDrafts]) -> list[OriginDrafts]:
+        """The pipeline's ``prepare``: only items not stored yet are enriched (a teaser's
+        page is fetched once), and what the store holds of the others goes along."""
         # Only these items' keys: a long-lived feed has thousands of older ones.
         found = await batch.known_items_many(
             self._db.engine, {b.origin: [d.key for d in b.drafts] for b in batches}
@@ -278,14 +275,12 @@ class FeedIngest:
         known: dict[str, dict[str, batch.KnownItem]] = {b.origin: {} for b in batches}
         for (origin, key), item in found.items():
             known[origin][key] = item
-        return await self._pipeline.ingest_many(
-            [
-                OriginDrafts(
-                    b.origin,
-                    [enriched.get(id(d), d) for d in b.drafts],
-                    {d.key: content_hash(d) for d in b.drafts},
-                    known[b.origin],
-                )
-                for b in batches
-            ]
-        )
+        return [
+            OriginDrafts(
+                b.origin,
+                [enriched.get(id(d), d) for d in b.drafts],
+                {d.key: content_hash(d) for d in b.drafts},
+                known[b.origin],
+            )
+            for b in batches
+        ]

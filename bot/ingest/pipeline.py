@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -57,14 +57,19 @@ class IngestStats:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: Origins that ``Pipeline.ingest_many`` could not store, with the error's class
+    #: name; each was logged with its traceback.
+    failed: dict[str, str] = field(default_factory=dict)
 
     def add(self, other: IngestStats) -> None:
         self.new += other.new
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.failed.update(other.failed)
 
     def __str__(self) -> str:
-        return f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged"
+        failed = f", {len(self.failed)} origins not stored" if self.failed else ""
+        return f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged{failed}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,11 @@ class OriginDrafts:
     drafts: Sequence[ArticleDraft]
     hashes: Mapping[str, str] | None = None
     known: Mapping[str, batch.KnownItem] | None = None
+
+
+# Turns origins' drafts into what is stored, before the pipeline's lock is taken (the
+# feed cycle fetches teasers' full text); it may raise, like storing them.
+Prepare = Callable[[Sequence[OriginDrafts]], Awaitable[Sequence[OriginDrafts]]]
 
 
 class AsyncSummarizer(Protocol):
@@ -236,16 +246,62 @@ class Pipeline:
         page's full text is hashed as the feed sent it, so the next poll of the same
         teaser is "unchanged" and not an edit. ``known`` is what the store holds for these
         keys, when the caller has just looked (a feed is polled by one worker at a time).
-        """
-        return await self.ingest_many([OriginDrafts(origin, drafts, hashes, known)])
 
-    async def ingest_many(self, batches: Sequence[OriginDrafts]) -> IngestStats:
+        Raises what storing them raised; nothing of them is stored then. A race with
+        another worker over the same keys is not an error: that worker stored them.
+        """
+        stats = IngestStats()
+        await self._store([OriginDrafts(origin, drafts, hashes, known)], None, stats)
+        return stats
+
+    async def ingest_many(
+        self, batches: Sequence[OriginDrafts], prepare: Prepare | None = None
+    ) -> IngestStats:
         """``ingest`` for several origins at once (a batch of feed polls): one lookup,
         one summarising call, one transaction for the articles and one for the stories.
 
-        All or nothing, except that a race with another worker over some keys (an
-        IntegrityError) stores the origins one by one, so it costs only its own.
+        Never raises for a store failure, and one costs only its own origin: when the
+        batch fails together (a race with another worker over some keys, one origin's
+        bad data, a database error), each origin is stored alone. An origin that fails
+        alone is logged with its traceback and named in the result's ``failed``: its
+        caller keeps its old state and reads its items again later (any of them stored
+        already is known by then). ``prepare`` runs before each attempt: on the batch,
+        then on each origin alone.
         """
+        stats = IngestStats()
+        if not batches:
+            return stats
+        try:
+            await self._store(batches, prepare, stats)
+            return stats
+        except Exception as exc:
+            if len(batches) == 1:
+                self._failed(batches[0].origin, exc, stats)
+                return stats
+            log.warning(
+                "ingest: %d origins failed to store together (%s: %s); storing them one by one",
+                len(batches),
+                exc.__class__.__name__,
+                exc,
+            )
+        for one in batches:
+            try:
+                await self._store([one], prepare, stats)
+            except Exception as exc:  # the other origins go on
+                self._failed(one.origin, exc, stats)
+        return stats
+
+    @staticmethod
+    def _failed(origin: str, exc: Exception, stats: IngestStats) -> None:
+        log.error("ingest: origin=%s failed to store", origin, exc_info=exc)
+        stats.failed[origin] = exc.__class__.__name__
+
+    async def _store(
+        self, batches: Sequence[OriginDrafts], prepare: Prepare | None, total: IngestStats
+    ) -> None:
+        """One attempt at storing ``batches`` together; raises what it met."""
+        if prepare is not None:
+            batches = await prepare(batches)
         stats = IngestStats()
         async with self._lock:
             owner = self._owner_now() and self.inline_grouping
@@ -254,7 +310,7 @@ class Pipeline:
             await self._ingest_locked(batches, owner, stats)
         for result in ("new", "updated", "unchanged"):
             metrics.ITEMS_INGESTED.labels(result=result).inc(getattr(stats, result))
-        return stats
+        total.add(stats)
 
     async def _ingest_locked(
         self, batches: Sequence[OriginDrafts], owner: bool, total: IngestStats
@@ -294,10 +350,8 @@ class Pipeline:
         try:
             written = await batch.write_articles(self._db.engine, writes)
         except IntegrityError:
-            if len(batches) > 1:  # one origin at a time: the race costs only its own
-                for one in batches:
-                    await self._ingest_locked([one], owner, total)
-                return
+            if len(batches) > 1:
+                raise  # ingest_many stores the origins one by one: the race costs its own
             # Another worker stored some of these keys meanwhile; the next poll sees
             # them as known. Nothing was written and the grouper is untouched.
             log.warning(

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
-from bot.ingest.pipeline import IngestStats, OriginDrafts
 from bot.service.core import Core, open_core
+from bot.store import batch
 from bot.store.schema import articles
 from bot.store.schema import feeds as feeds_table
 from tests.support import serve_app
@@ -108,32 +109,39 @@ async def test_feed_states_are_written_together_and_each_lease_is_released(
 
 
 async def test_polls_are_stored_together_and_a_feed_that_fails_costs_only_itself(
-    local_core: Core, site: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+    local_core: Core,
+    site: tuple[str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The cycle's polls go to the pipeline in one call; when it fails, each feed is
-    stored alone, and only the one that fails again keeps its old state (fetched anew
-    next time, so nothing is lost)."""
+    """The cycle's polls are written in one transaction; when it fails, the pipeline
+    writes each feed alone, and only the one that fails again keeps its old state
+    (fetched anew next time, so nothing is lost), logged with its traceback."""
     core = local_core
     base, _ = site
-    for name in ("a", "b", "c"):
-        await core.db.feeds.add(f"{base}/f/{name}", backfill=10)
-    real = core.pipeline.ingest_many
+    ids = [(await core.db.feeds.add(f"{base}/f/{name}", backfill=10))[0] for name in "abc"]
+    real = batch.write_articles
     calls: list[list[str]] = []
 
-    async def flaky(batches: Sequence[OriginDrafts]) -> IngestStats:
-        keys = [b.drafts[0].key.rsplit("/", 1)[1] for b in batches]  # guids, resolved
+    async def flaky(engine: AsyncEngine, writes: Sequence[batch.Write]) -> list[batch.Written]:
+        keys = [w.draft.key.rsplit("/", 1)[1] for w in writes]  # guids, resolved
         calls.append(keys)
         if "b-1" in keys:
             raise RuntimeError("disk full")
-        return await real(batches)
+        return await real(engine, writes)
 
-    monkeypatch.setattr(core.pipeline, "ingest_many", flaky)
+    monkeypatch.setattr(batch, "write_articles", flaky)
     report = await core.feed_ingest().run_once(now=NOW)
     assert sorted(calls[0]) == ["a-1", "b-1", "c-1"]  # together first, then one by one
     assert sorted(map(tuple, calls[1:])) == [("a-1",), ("b-1",), ("c-1",)]
     assert report.stats.new == 2 and report.errors == [(f"{base}/f/b", "store: RuntimeError")]
+    assert report.stats.failed == {f"feed:{ids[1]}": "RuntimeError"}
+    failed = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in failed] == [f"ingest: origin=feed:{ids[1]} failed to store"]
+    assert failed[0].exc_info is not None and "disk full" in str(failed[0].exc_info[1])
     feeds = {f.url.removeprefix(base): f for f in await core.db.feeds.all()}
     assert feeds["/f/b"].last_fetch_at is None and feeds["/f/b"].body_hash is None
+    assert feeds["/f/b"].last_error == "store: RuntimeError"
     assert all(feeds[u].last_fetch_at and not feeds[u].last_error for u in ("/f/a", "/f/c"))
     async with core.db.engine.connect() as conn:
         titles = (await conn.execute(select(articles.c.title))).scalars().all()
