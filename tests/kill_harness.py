@@ -25,11 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
-import os
 import random
-import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -45,19 +41,24 @@ from bot.core import snapshot
 from bot.core.models import ArticleDraft, ChannelRef, ChannelSettings
 from bot.delivery.outbox import Outbox
 from bot.service.core import Core, open_core
+from tests.bot_process import BotProcess, run_child
 from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, FakeDiscord
 from tests.fakes.discord_fake import TOKEN as DISCORD_TOKEN
 from tests.fakes.slack_api import FakeSlack
-from tests.support import bot_env
 
 SLACK_TOKEN = "xoxb-kill-test"
 SIGNING_SECRET = "kill-test-signing-secret"
+TOKENS = {
+    "SLACK_BOT_TOKEN": SLACK_TOKEN,
+    "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+    "DISCORD_TOKEN": DISCORD_TOKEN,
+}
+RUNNING = "briefbot running"  # the child's log line once it serves
 SLACK_REFS = tuple(ChannelRef("slack", f"CKILL{n}", "T1") for n in range(3))
 DISCORD_REFS = tuple(ChannelRef("discord", str(CHANNEL_ID + n), str(GUILD_ID)) for n in range(3))
 THREADED = (SLACK_REFS[2], DISCORD_REFS[2])  # thread mode (`/briefing threads on`)
 MAX_STORIES = 25  # Slack: two messages; Discord: three (ten embeds each)
 KINDS = ("tick", "send", "between", "mark")
-START_LIMIT_S = 60.0
 SETTLE_LIMIT_S = 120.0
 
 _SYLLABLES = [
@@ -163,78 +164,6 @@ def write_config(
     return path
 
 
-class Child:
-    """One `briefbot run` process; its stderr is drained so it never blocks."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.tail: collections.deque[str] = collections.deque(maxlen=60)
-        self.running = asyncio.Event()
-        self._reader = asyncio.create_task(self._read())
-
-    @classmethod
-    async def start(cls, config: Path) -> Child:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "-c",
-            str(config),
-            "run",
-            "--no-console",
-            cwd=config.parent,
-            env=bot_env(
-                SLACK_BOT_TOKEN=SLACK_TOKEN,
-                SLACK_SIGNING_SECRET=SIGNING_SECRET,
-                DISCORD_TOKEN=DISCORD_TOKEN,
-            ),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        return cls(proc)
-
-    async def _read(self) -> None:
-        assert self.proc.stderr is not None
-        async for raw in self.proc.stderr:
-            line = raw.decode(errors="replace").rstrip()
-            self.tail.append(line)
-            if "briefbot running" in line:
-                self.running.set()
-
-    def kill(self) -> None:
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGKILL)
-
-    async def wait_running(self) -> None:
-        try:
-            await asyncio.wait_for(self.running.wait(), START_LIMIT_S)
-        except TimeoutError:
-            self.kill()
-            raise AssertionError("briefbot run did not start:\n" + self.log) from None
-
-    async def stop(self) -> int:
-        """SIGTERM, as systemd stops it; the exit code."""
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.wait_for(self.proc.wait(), 30)
-        except TimeoutError:
-            self.kill()
-            code = await self.proc.wait()
-        await self._reader
-        return code
-
-    async def reap(self) -> None:
-        await self.proc.wait()
-        await self._reader
-
-    @property
-    def log(self) -> str:
-        return "\n".join(self.tail)
-
-
 @dataclass
 class Posted:
     """A digest part as a fake stored it."""
@@ -291,12 +220,12 @@ class Kills:
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
-        self.child: Child | None = None
+        self.child: BotProcess | None = None
         self.kind = ""
         self._countdown = 0
         self.fired = asyncio.Event()
 
-    def arm(self, child: Child, kind: str) -> None:
+    def arm(self, child: BotProcess, kind: str) -> None:
         self.child, self.kind, self.fired = child, kind, asyncio.Event()
         self._countdown = self._rng.randint(1, 4)
 
@@ -459,21 +388,21 @@ async def run(
                 # The child is dead: this process stores the next batch of news.
                 await core.pipeline.ingest("kill", fresh_articles(rng, next_article, 60))
                 next_article += 60
-                child = await Child.start(config)
-                await child.wait_running()
-                kind = rng.choice(KINDS)
-                kills.arm(child, kind)
-                if kind == "tick":
-                    now = time.time()
-                    due = (now // every_s + 1) * every_s
-                    delay = due - now + rng.uniform(0.0, 0.4)
-                    asyncio.get_running_loop().call_later(delay, kills.fire)
-                try:
-                    await asyncio.wait_for(kills.fired.wait(), 4 * every_s + 10)
-                except TimeoutError:
-                    kind = "idle"  # nothing to post in time: kill anyway
-                    kills.fire()
-                await child.reap()
+                async with run_child(config, "--no-console", **TOKENS) as child:
+                    await child.wait_for_log(RUNNING)
+                    kind = rng.choice(KINDS)
+                    kills.arm(child, kind)
+                    if kind == "tick":
+                        now = time.time()
+                        due = (now // every_s + 1) * every_s
+                        delay = due - now + rng.uniform(0.0, 0.4)
+                        asyncio.get_running_loop().call_later(delay, kills.fire)
+                    try:
+                        await asyncio.wait_for(kills.fired.wait(), 4 * every_s + 10)
+                    except TimeoutError:
+                        kind = "idle"  # nothing to post in time: kill anyway
+                        kills.fire()
+                    await child.reap()
                 report.points += 1
                 report.kills[kind] = report.kills.get(kind, 0) + 1
                 for phase in await _landed(core, slack, discord, refs):
@@ -485,13 +414,13 @@ async def run(
             for ref in SLACK_REFS + DISCORD_REFS:
                 settings = await core.db.channels.channel(ref)
                 await core.db.channels.save_channel(replace(settings, schedule=None))
-            final = await Child.start(config)
-            await final.wait_running()
-            if not await _settled(core, SETTLE_LIMIT_S):
-                report.problems.append("deliveries still pending after the last restart")
-            code = await final.stop()
+            async with run_child(config, "--no-console", **TOKENS) as final:
+                await final.wait_for_log(RUNNING)
+                if not await _settled(core, SETTLE_LIMIT_S):
+                    report.problems.append("deliveries still pending after the last restart")
+                code = await final.stop(limit_s=30)
             if code != 0:
-                report.problems.append(f"the last run exited {code}:\n{final.log}")
+                report.problems.append(f"the last run exited {code}:\n{final.tail()}")
             await _verify(core, slack, discord, refs, report)
     finally:
         await core.close()

@@ -12,19 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
-import signal
 import socket
 import sys
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from tests.bot_process import HANG_LIMIT_S, run_child
 from tests.fakes.discord_fake import TOKEN as DISCORD_TOKEN
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_api import FakeSlack, form, signed, slash_payload
@@ -35,14 +33,10 @@ PARALLEL = int(
     os.environ.get("BRIEFBOT_RUN_PROCESS_PARALLEL", "3")
 )  # runs of one mode at a time (two cores; the runs mostly wait)
 EXIT_LIMIT_S = 10.0  # from the first log line: the bot is up
-HANG_LIMIT_S = 60.0  # from the spawn: on a loaded machine the imports alone take seconds
 SECRET = "process-signing-secret"
 SLACK_TOKEN = "xoxb-process-test"
 REFUSED_DISCORD = "discord: DISCORD_TOKEN was refused (401)"
 REFUSED_SLACK = "slack: SLACK_BOT_TOKEN was refused by auth.test (token_revoked)"
-LISTENING = {"slack": "slack listening", "web": "web: status page"}
-SLACK_PORT = re.compile(r"slack listening mode=http host=\S+ port=(\d+)")
-WEB_PORT = re.compile(r"web: status page and /metrics at http://[^:]+:(\d+)/")
 
 
 def free_port() -> int:
@@ -106,97 +100,6 @@ def write_config(
     return path
 
 
-@dataclass
-class BotProcess:
-    proc: asyncio.subprocess.Process
-    started: float
-    lines: list[str] = field(default_factory=list)
-    first_line: float | None = None
-    _reader: asyncio.Task[None] | None = None
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @classmethod
-    async def start(cls, config: Path, **env: str) -> BotProcess:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "-c",
-            str(config),
-            "run",
-            cwd=config.parent,
-            env=bot_env(PYTHONFAULTHANDLER="1", **env),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        bot = cls(proc, time.monotonic())
-        bot._reader = asyncio.create_task(bot._read())
-        return bot
-
-    async def _read(self) -> None:
-        assert self.proc.stderr is not None
-        async for raw in self.proc.stderr:
-            if self.first_line is None:
-                self.first_line = time.monotonic()
-            self.lines.append(raw.decode(errors="replace").rstrip())
-            self._changed.set()
-        self._changed.set()
-
-    @property
-    def log(self) -> str:
-        return "\n".join(self.lines)
-
-    async def wait_for_log(self, text: str, count: int = 1) -> None:
-        """Until ``text`` appeared ``count`` times in stderr (a hang fails the run)."""
-        async with asyncio.timeout(HANG_LIMIT_S):
-            while self.log.count(text) < count:
-                if self.proc.returncode is not None:
-                    raise AssertionError(f"briefbot exited early:\n{self.log}")
-                self._changed.clear()
-                await self._changed.wait()
-
-    async def port_of(self, service: str) -> int:
-        """The port ``service`` ("slack" or "web") bound: the config asks for 0, any free
-        port, so two services or two runs never race for a port picked in advance."""
-        pattern = SLACK_PORT if service == "slack" else WEB_PORT
-        await self.wait_for_log(LISTENING[service])
-        found = pattern.search(self.log)
-        assert found is not None, self.log
-        return int(found.group(1))
-
-    async def exit_code(self) -> tuple[int, float]:
-        """The exit code and seconds from the process's first log line (the interpreter
-        and imports are up) to its exit; a hang dumps the stacks and fails the run."""
-        try:
-            async with asyncio.timeout(HANG_LIMIT_S):
-                code = await self.proc.wait()
-                if self._reader is not None:
-                    await self._reader
-        except TimeoutError:
-            self.proc.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack
-            try:
-                async with asyncio.timeout(5):
-                    await self.proc.wait()
-                    if self._reader is not None:
-                        await self._reader
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-            raise AssertionError(
-                f"briefbot hung (no exit in {HANG_LIMIT_S:g} s):\n{self.log}"
-            ) from None
-        ended = time.monotonic()
-        return code, ended - (self.first_line or self.started)
-
-    async def interrupt(self) -> tuple[int, float]:
-        """Ctrl-C, then the exit code and the seconds the shutdown took."""
-        self.proc.send_signal(signal.SIGINT)
-        asked = time.monotonic()
-        code, _ = await self.exit_code()
-        return code, time.monotonic() - asked
-
-
 async def slack_briefing(port: int, fakes: Fakes, name: str) -> None:
     """A signed `/briefing help` into the process's Slack port; Slack must answer it."""
     body = form(slash_payload("help", response_url=fakes.slack.response_url(name)))
@@ -243,14 +146,14 @@ async def test_refused_discord_token_exits_2(tmp_path: Path, fakes: Fakes, slack
             env |= {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SECRET}
         elif slack == "socket":
             env |= {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_APP_TOKEN": fakes.slack.app_token}
-        bot = await BotProcess.start(config, **env)
-        code, seconds = await bot.exit_code()
-        assert code == 2, bot.log
-        assert seconds < EXIT_LIMIT_S, bot.log
-        assert REFUSED_DISCORD in bot.log
-        assert "Traceback" not in bot.log, bot.log
-        assert "not-the-token" not in bot.log
-        return seconds
+        async with run_child(config, **env) as bot:
+            code, seconds = await bot.exit_code()
+            assert code == 2, bot.log
+            assert seconds < EXIT_LIMIT_S, bot.log
+            assert REFUSED_DISCORD in bot.log
+            assert "Traceback" not in bot.log, bot.log
+            assert "not-the-token" not in bot.log
+            return seconds
 
     await repeat(f"discord 401 {slack or 'alone'}", run_one)
 
@@ -271,22 +174,22 @@ async def test_unreachable_discord_is_retried_and_slack_keeps_serving(
         env = {"DISCORD_TOKEN": DISCORD_TOKEN}
         if with_slack:
             env |= {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SECRET}
-        bot = await BotProcess.start(config, **env)
-        await bot.wait_for_log("discord: cannot reach the API", count=2)  # two attempts logged
-        if with_slack:
-            port, web = await bot.port_of("slack"), await bot.port_of("web")
-            await slack_briefing(port, fakes, f"{tmp_path.name}-{n}")
-            ready = await readyz(f"http://127.0.0.1:{web}/readyz")
-            assert ready[0] == 503, ready
-            assert "- discord: unavailable, retrying: discord: cannot reach the API" in ready[1]
-            assert "slack:" not in ready[1]  # Slack is up
-            await bot.wait_for_log("discord: cannot reach the API", count=3)  # still retrying
-        code, seconds = await bot.interrupt()
-        assert code == 0, bot.log
-        assert seconds < EXIT_LIMIT_S, bot.log
-        assert "Traceback" not in bot.log, bot.log
-        assert "retrying in" in bot.log
-        return seconds
+        async with run_child(config, **env) as bot:
+            await bot.wait_for_log("discord: cannot reach the API", count=2)  # two attempts logged
+            if with_slack:
+                port, web = await bot.port_of("slack"), await bot.port_of("web")
+                await slack_briefing(port, fakes, f"{tmp_path.name}-{n}")
+                ready = await readyz(f"http://127.0.0.1:{web}/readyz")
+                assert ready[0] == 503, ready
+                assert "- discord: unavailable, retrying: discord: cannot reach the API" in ready[1]
+                assert "slack:" not in ready[1]  # Slack is up
+                await bot.wait_for_log("discord: cannot reach the API", count=3)  # still retrying
+            code, seconds = await bot.interrupt()
+            assert code == 0, bot.log
+            assert seconds < EXIT_LIMIT_S, bot.log
+            assert "Traceback" not in bot.log, bot.log
+            assert "retrying in" in bot.log
+            return seconds
 
     await repeat("discord unreachable" + (" + slack" if with_slack else ""), run_one)
 
@@ -298,15 +201,15 @@ async def test_revoked_slack_token_exits_2(tmp_path: Path, fakes: Fakes) -> None
         folder = tmp_path / f"run{n}"
         folder.mkdir()
         config = write_config(folder, fakes, slack_port=0)
-        bot = await BotProcess.start(
+        async with run_child(
             config, SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET=SECRET
-        )
-        code, seconds = await bot.exit_code()
-        assert code == 2, bot.log
-        assert seconds < EXIT_LIMIT_S, bot.log
-        assert REFUSED_SLACK in bot.log
-        assert SLACK_TOKEN not in bot.log
-        return seconds
+        ) as bot:
+            code, seconds = await bot.exit_code()
+            assert code == 2, bot.log
+            assert seconds < EXIT_LIMIT_S, bot.log
+            assert REFUSED_SLACK in bot.log
+            assert SLACK_TOKEN not in bot.log
+            return seconds
 
     await repeat("slack token revoked", run_one)
     assert fakes.slack.calls_to("auth.test")  # [slack] api_url reached the fake
@@ -316,15 +219,15 @@ async def test_run_serves_slack_through_api_url(tmp_path: Path, fakes: Fakes) ->
     """Slack only, pointed at the fake by [slack] api_url: the token is checked there at
     start, a command is answered, and Ctrl-C stops the process cleanly."""
     config = write_config(tmp_path, fakes, slack_port=0)
-    bot = await BotProcess.start(config, SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET=SECRET)
-    port = await bot.port_of("slack")
-    assert [c.token for c in fakes.slack.calls_to("auth.test")] == [SLACK_TOKEN]
-    await slack_briefing(port, fakes, "api-url")
-    [answer] = [b for b in fakes.slack.responses if b["_name"] == "api-url"]
-    assert "/briefing subscribe" in str(answer)  # Slack's own syntax in its help
-    code, _ = await bot.interrupt()
-    assert code == 0, bot.log
-    assert "token` will be unused" not in bot.log  # no Bolt warning at start
+    async with run_child(config, SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET=SECRET) as bot:
+        port = await bot.port_of("slack")
+        assert [c.token for c in fakes.slack.calls_to("auth.test")] == [SLACK_TOKEN]
+        await slack_briefing(port, fakes, "api-url")
+        [answer] = [b for b in fakes.slack.responses if b["_name"] == "api-url"]
+        assert "/briefing subscribe" in str(answer)  # Slack's own syntax in its help
+        code, _ = await bot.interrupt()
+        assert code == 0, bot.log
+        assert "token` will be unused" not in bot.log  # no Bolt warning at start
 
 
 async def check_config(config: Path, *args: str, **env: str) -> tuple[int, str, str]:
@@ -380,22 +283,22 @@ async def test_readyz_names_the_adapters_once_they_serve(tmp_path: Path, fakes: 
     """Both platforms reachable: /readyz says ready with both adapters, once each one
     serves (Slack's server is up, Discord's gateway sent READY)."""
     config = write_config(tmp_path, fakes, slack_port=0, web_port=0)
-    bot = await BotProcess.start(
+    async with run_child(
         config,
         DISCORD_TOKEN=DISCORD_TOKEN,
         SLACK_BOT_TOKEN=SLACK_TOKEN,
         SLACK_SIGNING_SECRET=SECRET,
-    )
-    await bot.port_of("slack")
-    web = await bot.port_of("web")
-    await fakes.discord.wait_until(lambda: bool(fakes.discord.identifies))
-    url = f"http://127.0.0.1:{web}/readyz"
-    async with asyncio.timeout(HANG_LIMIT_S):
-        while (ready := await readyz(url))[0] != 200:  # noqa: ASYNC110 (an HTTP probe)
-            await asyncio.sleep(0.1)  # READY reaches the client just after IDENTIFY
-    assert "adapters: discord, slack" in ready[1]
-    code, _ = await bot.interrupt()
-    assert code == 0, bot.log
+    ) as bot:
+        await bot.port_of("slack")
+        web = await bot.port_of("web")
+        await fakes.discord.wait_until(lambda: bool(fakes.discord.identifies))
+        url = f"http://127.0.0.1:{web}/readyz"
+        async with asyncio.timeout(HANG_LIMIT_S):
+            while (ready := await readyz(url))[0] != 200:  # noqa: ASYNC110 (an HTTP probe)
+                await asyncio.sleep(0.1)  # READY reaches the client just after IDENTIFY
+        assert "adapters: discord, slack" in ready[1]
+        code, _ = await bot.interrupt()
+        assert code == 0, bot.log
 
 
 async def test_deliver_now_posts_to_slack_through_api_url(tmp_path: Path, fakes: Fakes) -> None:

@@ -5,10 +5,6 @@ endpoints, and exit 0 on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
-import signal
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,9 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support import REPO, bot_env, discord_webhook
-
-WEB_URL = re.compile(r"web: status page and /metrics at (http://127\.0\.0\.1:\d+/)")
+from tests.bot_process import run_child
+from tests.support import REPO, discord_webhook
 
 
 @pytest.fixture
@@ -55,62 +50,6 @@ port = 0
     return config
 
 
-class Child:
-    """A `briefbot run` child whose stderr is collected line by line."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        assert self.proc.stderr is not None
-        async for raw in self.proc.stderr:
-            self.lines.append(raw.decode(errors="replace").rstrip())
-
-    async def wait_for_line(self, pattern: re.Pattern[str]) -> re.Match[str]:
-        async with asyncio.timeout(30):
-            while True:
-                for line in self.lines:
-                    if found := pattern.search(line):
-                        return found
-                if self.proc.returncode is not None:
-                    raise AssertionError("child exited early:\n" + "\n".join(self.lines))
-                await asyncio.sleep(0.1)
-
-    async def stop(self) -> int:
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(10):  # the issue's bound for a clean stop
-            code = await self.proc.wait()
-        await self._reader
-        return code
-
-
-@contextlib.asynccontextmanager
-async def run_child(config: Path, **env: str) -> AsyncIterator[Child]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "-c",
-        str(config),
-        "run",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=bot_env(**env),
-        cwd=config.parent,
-    )
-    child = Child(proc)
-    try:
-        yield child
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-
-
 async def _until(condition: Any) -> None:
     async with asyncio.timeout(30):
         while not condition():  # noqa: ASYNC110 - polls a list another task fills
@@ -130,7 +69,7 @@ async def test_service_mode_posts_the_digest_serves_ops_and_stops_on_sigterm(
 ) -> None:
     url, posts = hook
     async with run_child(_config(tmp_path, web_enabled=True), HOOK_NEWS=url) as child:
-        base = (await child.wait_for_line(WEB_URL)).group(1)
+        base = f"http://127.0.0.1:{await child.port_of('web')}/"
         await _until(lambda: len(posts) == 1)
         async with aiohttp.ClientSession() as http:
             async with http.get(base + "healthz") as resp:

@@ -14,8 +14,8 @@ import pytest
 from bot.config import test_settings
 from bot.service.core import open_core
 from bot.service.ops import next_digest
+from tests.bot_process import run_child
 from tests.web.status_seed import FAILING_ERROR, seed_status
-from tests.web.test_service_process import WEB_URL, run_child
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -58,7 +58,7 @@ async def test_a_person_sees_feeds_errors_the_next_digest_and_the_preview(
     )
     shot = tmp_path / "status.png"
     async with run_child(config) as child:
-        url = (await child.wait_for_line(WEB_URL)).group(1)
+        url = f"http://127.0.0.1:{await child.port_of('web')}/"
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium, headless=True)
             try:
