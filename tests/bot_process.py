@@ -8,7 +8,8 @@ race for), then stops it as systemd does (SIGTERM), as Ctrl-C does (SIGINT), or 
 it (SIGKILL). ``run_child`` kills whatever is still running when the test ends.
 
 Used by ``tests/kill_harness.py``, ``tests/service/test_run_process.py`` and
-``tests/web/test_service_process.py``.
+``tests/web/test_service_process.py``; ``run_command`` runs a one-shot command
+(``check-config``, ``deliver-now``) to its end for those and ``tests/test_admin_cli.py``.
 """
 
 from __future__ import annotations
@@ -48,21 +49,8 @@ class BotProcess:
     async def start(cls, config: Path, *args: str, **env: str) -> BotProcess:
         """``briefbot -c config run *args`` in the config's folder; ``env`` on top of
         ``bot_env``. Stacks are dumped on SIGABRT (``PYTHONFAULTHANDLER``)."""
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "-c",
-            str(config),
-            "run",
-            *args,
-            cwd=config.parent,
-            env=bot_env(PYTHONFAULTHANDLER="1", **env),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        return cls(proc)
+        env = bot_env(PYTHONFAULTHANDLER="1", **env)
+        return cls(await spawn(config, "run", *args, env=env, stdout=asyncio.subprocess.DEVNULL))
 
     async def _read(self) -> None:
         assert self.proc.stderr is not None
@@ -164,6 +152,38 @@ class BotProcess:
         code = await self.proc.wait()
         await self._reader
         return code
+
+
+async def spawn(
+    config: Path, *args: str, env: dict[str, str], stdout: int
+) -> asyncio.subprocess.Process:
+    """``python -m bot -c config *args`` in the config's folder, with ``env`` only and
+    stderr piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "-c",
+        str(config),
+        *args,
+        cwd=config.parent,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def run_command(
+    config: Path, *args: str, env: dict[str, str], limit_s: float = HANG_LIMIT_S
+) -> tuple[int, str, str]:
+    """A one-shot command (``check-config``, ``deliver-now`` ...) to its end: the exit
+    code, stdout and stderr."""
+    proc = await spawn(config, *args, env=env, stdout=asyncio.subprocess.PIPE)
+    async with asyncio.timeout(limit_s):
+        out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
 
 
 @contextlib.asynccontextmanager

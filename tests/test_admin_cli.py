@@ -4,9 +4,7 @@ and `schedules` shows the next digest."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.bot_process import run_command
 from tests.support import REPO, bot_env, serve_app
 
 
@@ -45,23 +44,7 @@ async def _cli(tmp_path: Path, base: str, *args: str) -> tuple[int, str, str]:
         encoding="utf-8",
     )
     env = bot_env(HOOK_NEWS=f"{base}/api/webhooks/1/good", HOOK_GONE=f"{base}/api/webhooks/2/gone")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "-c",
-        str(config),
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=tmp_path,
-    )
-    async with asyncio.timeout(120):
-        out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_command(config, *args, env=env, limit_s=120)
 
 
 async def test_deliver_now_posts_once_and_deliveries_show_it(

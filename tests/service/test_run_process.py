@@ -22,7 +22,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.bot_process import HANG_LIMIT_S, run_child
+from tests.bot_process import HANG_LIMIT_S, run_child, run_command
 from tests.fakes.discord_fake import TOKEN as DISCORD_TOKEN
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_api import FakeSlack, form, signed, slash_payload
@@ -231,24 +231,7 @@ async def test_run_serves_slack_through_api_url(tmp_path: Path, fakes: Fakes) ->
 
 
 async def check_config(config: Path, *args: str, **env: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "-c",
-        str(config),
-        "check-config",
-        *args,
-        cwd=config.parent,
-        env=bot_env(**env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(HANG_LIMIT_S):
-        out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_command(config, "check-config", *args, env=bot_env(**env))
 
 
 async def test_check_config_online_checks_the_tokens(tmp_path: Path, fakes: Fakes) -> None:
