@@ -398,7 +398,9 @@ def _paragraph_sentences(paragraph: str, lead: bool = False) -> Iterator[str]:
     held = ""  # the last sentence: a lower-case piece may still join it
     prefix = ""  # a wordless piece ("1.", "•") belongs to the sentence after it
     for raw in _news_pieces(paragraph) if lead else segment("en", paragraph):
-        for piece in _resplit(raw.strip()):
+        raw = raw.strip()
+        # Most pieces hold no ". ": skip the call that would re-split them.
+        for piece in _resplit(raw) if ". " in raw else (raw,):
             piece = piece.strip()
             if not piece:
                 continue
@@ -407,7 +409,7 @@ def _paragraph_sentences(paragraph: str, lead: bool = False) -> Iterator[str]:
                 continue
             # A "sentence" starting in lower case continues the previous one
             # ('"We will win." he said', 'the U.S. economy').
-            if held and not prefix and _starts_lower(piece):
+            if held and not prefix and ("a" <= piece[0] <= "z" or _starts_lower(piece)):
                 held = f"{held} {piece}"
                 continue
             # Every sentence has a word; a sentence may still be boilerplate.
