@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,6 +16,7 @@ from bot.errors import SummarizeError
 from bot.ingest.pipeline import OriginDrafts, content_hash
 from bot.service.core import Core
 from bot.store import batch
+from bot.store.schema import articles, stories
 
 NOW = datetime.now(UTC) - timedelta(hours=1)
 pipeline_log = "bot.ingest.pipeline"
@@ -115,6 +117,25 @@ async def test_a_restarted_process_keeps_growing_the_same_story(core: Core) -> N
     briefing = await core.briefings.compose()
     assert len(briefing.items) == 1
     assert {s.name for s in briefing.items[0].sources} == {"Coast News", "Daily Tide", "Port Post"}
+
+
+async def test_a_story_another_owner_removed_is_rebuilt_around_and_nothing_is_lost(
+    core: Core,
+) -> None:
+    event = "The harbour council approved the new ferry terminal plan on Monday by nine votes."
+    first = draft("a", "Council approves ferry terminal", text=event)
+    await core.pipeline.ingest("feed:1", [first])
+    # Meanwhile another process owned the grouping and merged that story away; this
+    # process's grouper still holds it.
+    async with core.db.engine.begin() as conn:
+        story_id = (await conn.execute(select(articles.c.story_id))).scalar_one()
+        await conn.execute(update(articles).values(story_id=None))
+        await conn.execute(delete(stories).where(stories.c.id == story_id))
+    late = draft("b", "Ferry terminal plan approved", source="Port Post", text=event)
+    await core.pipeline.ingest("feed:2", [late])  # joins the gone story: the write fails
+    briefing = await core.briefings.compose()
+    assert len(briefing.items) == 1
+    assert {s.name for s in briefing.items[0].sources} == {"Desk", "Port Post"}
 
 
 async def test_a_restarted_grouper_learns_term_weights_from_the_stored_corpus(core: Core) -> None:

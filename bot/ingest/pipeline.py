@@ -165,9 +165,10 @@ class Pipeline:
             await self._group([(a.id, a.draft, a.summary) for a in orphans])
             return len(orphans)
 
-    async def _load_grouper(self) -> int:
+    async def _load_grouper(self, *, rebuilt: bool = False) -> int:
         """Resume grouping after a restart: recent stories become candidates again, and
-        articles a failed run left without a story are grouped now."""
+        articles a failed run left without a story are grouped now (``rebuilt``: this
+        is the retry of a failed story write, see ``_group``)."""
         if self._loaded:
             return 0
         self._grouper = self._new_grouper()
@@ -191,7 +192,7 @@ class Pipeline:
         orphans = await self._db.articles.without_story(since)
         if orphans:
             log.info("grouping %d articles left without a story", len(orphans))
-            await self._group([(a.id, a.draft, a.summary) for a in orphans])
+            await self._group([(a.id, a.draft, a.summary) for a in orphans], rebuilt=rebuilt)
         return len(orphans)
 
     # --- summaries -------------------------------------------------------------------
@@ -393,8 +394,17 @@ class Pipeline:
         self._grouper.merge()  # headline-only stories that met; later joins go to one
         return [self._grouper.resolve(key) for key in keys]
 
-    async def _group(self, items: Sequence[tuple[int, ArticleDraft, str]]) -> None:
-        """Join the best recent story or start one; the grouper's keys map to story ids."""
+    async def _group(
+        self, items: Sequence[tuple[int, ArticleDraft, str]], *, rebuilt: bool = False
+    ) -> None:
+        """Join the best recent story or start one; the grouper's keys map to story ids.
+
+        A story this grouper still holds may be gone from the database: another process
+        owned the grouping for a while (a leader that lost its lease and won it back
+        between two of its own checks) and merged or pruned it. The write then fails as
+        a whole; the grouper is rebuilt from the database, which groups these articles,
+        stored without a story, again (once: a second failure raises).
+        """
         if not items:
             return
         keys = await self._run(self._group_all, items)
@@ -404,6 +414,13 @@ class Pipeline:
         ]
         try:
             created, members = await batch.write_stories(self._db.engine, joins)
+        except IntegrityError:
+            self._loaded = False
+            if rebuilt:
+                raise
+            log.warning("grouping: a story is gone from the database; rebuilding the grouper")
+            await self._load_grouper(rebuilt=True)
+            return
         except Exception:
             self._loaded = False  # rebuild the grouper from what the database holds
             raise
