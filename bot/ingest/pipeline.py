@@ -414,16 +414,13 @@ class Pipeline:
         ]
         try:
             created, members = await batch.write_stories(self._db.engine, joins)
-        except IntegrityError:
-            self._loaded = False
-            if rebuilt:
+        except Exception as exc:
+            self._loaded = False  # rebuild the grouper from what the database holds
+            if rebuilt or not isinstance(exc, IntegrityError):
                 raise
             log.warning("grouping: a story is gone from the database; rebuilding the grouper")
             await self._load_grouper(rebuilt=True)
             return
-        except Exception:
-            self._loaded = False  # rebuild the grouper from what the database holds
-            raise
         self._story_ids.update(created)
         await self._story_texts(members)
 
@@ -449,7 +446,7 @@ class Pipeline:
     async def _refresh_story(self, story_id: int) -> None:
         """After an edit: the story's headline and summary follow its members (the
         same capped set as when a new article joins, see ``batch.write_stories``)."""
-        members = await self._db.articles.summary_members(story_id)
+        members = await batch.summary_members(self._db.engine, story_id)
         if len(members) == 1:
             await batch.set_story_texts(
                 self._db.engine, {story_id: (members[0].title, members[0].summary)}

@@ -141,12 +141,6 @@ class ArticleRepo:
         )
         return created[0]
 
-    async def summary_members(self, story_id: int) -> list[Article]:
-        """The members the story's headline and summary are made from, in publication
-        order: its earliest and latest ``batch.SUMMARY_MEMBERS_EACH_END``, as when the
-        batched ingest writes the story."""
-        return await batch.summary_members(self._engine, story_id)
-
     async def oldest_without_story(self, since: datetime) -> datetime | None:
         """When the longest-waiting article without a story was fetched."""
         async with self._engine.connect() as conn:

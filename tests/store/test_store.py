@@ -253,6 +253,6 @@ async def test_a_big_story_summary_reads_its_first_and_latest_members(db: Databa
     assert [a.id for a in members[story]] == expected
     assert [a.title for a in members[story]][each - 1 : each + 1] == ["Member 11", "Member 18"]
     # An edit refreshes the story's texts from the same members (Pipeline._refresh_story).
-    assert [a.id for a in await db.articles.summary_members(story)] == expected
+    assert [a.id for a in await batch.summary_members(db.engine, story)] == expected
     whole = await db.articles.story(story)
     assert whole is not None and len(whole.articles) == 30  # all of them stay members
