@@ -7,7 +7,7 @@ datelines (``WASHINGTON (Reuters) —``, ``(CNN) --``), byline and time-stamp li
 boilerplate lines ("Advertisement", "Read more ..."), and splits before a lower-case
 word (``"We will win." he said``), which are never sentence starts in English news.
 
-``lead_sentences`` (the summariser's ten sentences) splits with ``_news_pieces``
+``lead_sentences`` (the summariser's nine sentences) splits with ``_news_pieces``
 instead: sentencex's rules for news in Python, lazily. sentencex pairs quotes over a
 whole paragraph before it splits, and a CNN/DM article is one 3,000-character
 paragraph; cutting the paragraph first changes its sentences wherever a quote crosses
