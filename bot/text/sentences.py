@@ -58,7 +58,13 @@ _BOILERPLATE_LINE = re.compile(
 # most sentences skip the regex. Non-ASCII starts always run it: IGNORECASE lets
 # "ſ" or "K" stand for "s" or "k".
 _HEADS = "ad sp re se cl ta mo al sh fo li si su st ar sc wa vi ph ga co pu up la ge im ap"
-_BOILERPLATE_HEADS = frozenset(_HEADS.split())
+# ... in every case ("Ad", "AD"), so that a line's head needs no lower-casing.
+_BOILERPLATE_HEADS = frozenset(
+    a + b
+    for head in _HEADS.split()
+    for a in (head[0], head[0].upper())
+    for b in (head[1], head[1].upper())
+)
 
 # "By Jane Doe, Reuters", "By . Daily Mail Reporter ." (case matters: "By Tuesday, the ...").
 _NAME = r"(?:[A-Z][\w.'’\-]*|and|de|da|van|von|der|for|the|of)"
@@ -110,7 +116,7 @@ _HAS_WORD = re.compile(r"[^\W\d_]{2,}")
 def _is_boilerplate(line: str) -> bool:
     """``_BOILERPLATE_LINE.match(line)``, skipping the regex when the start rules it out."""
     head = line[:2]
-    if head.isascii() and head.lower() not in _BOILERPLATE_HEADS:
+    if head not in _BOILERPLATE_HEADS and head.isascii():
         return False
     return _BOILERPLATE_LINE.match(line) is not None
 
@@ -255,6 +261,13 @@ _ABBREVIATION_TEXT = """mr mrs ms dr prof rev hon sen rep gov gen lt col maj cap
     vs etc approx no nos vol pp fig est dept univ may ala ariz ark calif colo conn fla kan
     ky minn mich mont neb nev okla tenn wis wyo"""
 _ABBREVIATIONS = frozenset(_ABBREVIATION_TEXT.split())
+# The last two letters of every abbreviation, in every case ("Mr", "MR", "mR").
+_ABBREVIATION_TAILS = frozenset(
+    a + b
+    for word in _ABBREVIATIONS
+    for a in (word[-2], word[-2].upper())
+    for b in (word[-1], word[-1].upper())
+)
 _CLOSERS = {'"': '"', "“": "”", "‘": "’", "«": "»", "(": ")", "[": "]"}
 # A "'" opens after a non-word and before a word character, and closes before a
 # non-word character ("'" first, so that re scans for it at C speed).
@@ -275,7 +288,8 @@ class _Spans:
 
     def __init__(self, text: str, kinds: str) -> None:
         self.text = text
-        self.kinds = kinds
+        # Only the kinds the paragraph holds (a C-speed scan each): most hold one or two.
+        self.kinds = kinds = "".join([kind for kind in kinds if kind in text])
         self.next_at = dict.fromkeys(kinds, -2)  # the next opener of each kind; -1: none
         self.start = self.end = 0  # the last span found
         self.next_open = self._next_opener(0)
@@ -349,10 +363,16 @@ def _news_pieces(paragraph: str) -> Iterator[str]:
             continue
         if (stop < brackets.end or 0 <= brackets.next_open < stop) and brackets.holds(stop, 0):
             continue  # sentencex never breaks inside brackets
-        # No abbreviation is longer than 6 letters.
+        # An abbreviation is one letter or ends with one of a few letter pairs, and
+        # none is longer than 6 letters: most words before a stop are neither.
         if (
             paragraph[stop] == "."
             and end - stop <= 2
+            and (
+                stop < 2
+                or paragraph[stop - 2] in " ."
+                or paragraph[stop - 2 : stop] in _ABBREVIATION_TAILS
+            )
             and not (stop >= 7 and paragraph[stop - 7 : stop].isalpha())
             and _abbreviated(paragraph, stop, end)
         ):
@@ -399,17 +419,22 @@ def _paragraph_sentences(paragraph: str, lead: bool = False) -> Iterator[str]:
     prefix = ""  # a wordless piece ("1.", "•") belongs to the sentence after it
     for raw in _news_pieces(paragraph) if lead else segment("en", paragraph):
         raw = raw.strip()
-        # Most pieces hold no ". ": skip the call that would re-split them.
+        if not raw:
+            continue
+        # Most pieces hold no ". ": skip the call that would re-split them (its pieces
+        # are stripped and never empty).
         for piece in _resplit(raw) if ". " in raw else (raw,):
-            piece = piece.strip()
-            if not piece:
-                continue
             if not ((len(piece) > 1 and piece[:2].isalpha()) or _HAS_WORD.search(piece)):
                 prefix = f"{prefix} {piece}".strip()
                 continue
             # A "sentence" starting in lower case continues the previous one
-            # ('"We will win." he said', 'the U.S. economy').
-            if held and not prefix and ("a" <= piece[0] <= "z" or _starts_lower(piece)):
+            # ('"We will win." he said', 'the U.S. economy'); most start with A-Z.
+            head = piece[0]
+            if (
+                held
+                and not prefix
+                and ("a" <= head <= "z" or (not "A" <= head <= "Z" and _starts_lower(piece)))
+            ):
                 held = f"{held} {piece}"
                 continue
             # Every sentence has a word; a sentence may still be boilerplate.
