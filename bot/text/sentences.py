@@ -147,8 +147,10 @@ def _collapse_spaces(line: str) -> str:
             return " ".join(line.split())
     elif not line.isprintable():
         return " ".join(line.split())
-    while "  " in line:
-        line = line.replace("  ", " ")
+    # One scan for a line without "  " (not a test, then a replace).
+    shorter = line.replace("  ", " ")
+    while len(shorter) < len(line):
+        line, shorter = shorter, shorter.replace("  ", " ")
     return line.strip()
 
 
