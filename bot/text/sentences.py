@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from functools import lru_cache
-from itertools import islice
+from itertools import islice, product
 
 from sentencex import segment
 
@@ -54,16 +54,17 @@ _BOILERPLATE_LINE = re.compile(
     )\s*$""".replace("{date}", _DATE_WORDS),
     re.IGNORECASE | re.VERBOSE,
 )
-# The first two letters (lower-cased) of every line _BOILERPLATE_LINE can match, so
-# most sentences skip the regex. Non-ASCII starts always run it: IGNORECASE lets
-# "ſ" or "K" stand for "s" or "k".
-_HEADS = "ad sp re se cl ta mo al sh fo li si su st ar sc wa vi ph ga co pu up la ge im ap"
-# ... in every case ("Ad", "AD"), so that a line's head needs no lower-casing.
+# The first three characters (lower-cased) of every line _BOILERPLATE_LINE can match
+# ("ad" is a whole line; "ap " starts "AP Photo"), so most sentences skip the regex.
+# Non-ASCII starts always run it: IGNORECASE lets "ſ" or "K" stand for "s" or "k".
+_HEADS = (
+    "ad", "adv", "spo", "rea", "see", "cli", "tap", "rel", "mor", "als", "sha", "fol",
+    "lik", "sig", "sub", "sto", "art", "scr", "wat", "vid", "pho", "gal", "lis", "cop",
+    "all", "pub", "upd", "las", "get", "ima", "ap ",
+)  # fmt: skip
+# ... in every case ("Adv", "ADV"), so that a line's head needs no lower-casing.
 _BOILERPLATE_HEADS = frozenset(
-    a + b
-    for head in _HEADS.split()
-    for a in (head[0], head[0].upper())
-    for b in (head[1], head[1].upper())
+    "".join(case) for head in _HEADS for case in product(*[(char, char.upper()) for char in head])
 )
 
 # "By Jane Doe, Reuters", "By . Daily Mail Reporter ." (case matters: "By Tuesday, the ...").
@@ -115,7 +116,7 @@ _HAS_WORD = re.compile(r"[^\W\d_]{2,}")
 
 def _is_boilerplate(line: str) -> bool:
     """``_BOILERPLATE_LINE.match(line)``, skipping the regex when the start rules it out."""
-    head = line[:2]
+    head = line[:3]
     if head not in _BOILERPLATE_HEADS and head.isascii():
         return False
     return _BOILERPLATE_LINE.match(line) is not None

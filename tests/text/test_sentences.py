@@ -180,6 +180,16 @@ def test_lead_sentences_are_the_first_of_split_sentences(text: str) -> None:
         "Relatedly, the vote was close.",
         "I",
         "",
+        "Ad",
+        "AP Photo/Jane Doe",
+        "Apples fell.",
+        "ALL RIGHTS RESERVED",
+        "Last updated 12:00 GMT",
+        "Sign up for our newsletter",
+        "Story continues below",
+        "Stocks rose.",
+        "Listen 2:30",
+        "Adverse weather closed the road.",
     ],
 )
 def test_boilerplate_prefilter_agrees_with_the_regex(line: str) -> None:
