@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, count
@@ -157,17 +157,19 @@ class ExtractiveSummarizer:
             return picks
         gram = row_cosines([[titles[i], *leads[i]] for i in scored])
         if len(scored) == 1:  # one article: plain floats beat ~30 numpy calls
-            one = gram[0].tolist()
-            sims = [[row[1:] for row in one[1:]]]
-            scores = self._scores_alone(one, words[scored[0]])
+            scores = self._scores_alone(gram[0].tolist(), words[scored[0]])
             orders = [sorted(range(len(scores)), key=scores.__getitem__, reverse=True)]
         else:
             scores_array = self._scores(gram, [words[i] for i in scored])
             orders = np.argsort(-scores_array, axis=1, kind="stable").tolist()
-            sims = gram[:, 1:, 1:].tolist()
-        for i, order, rows in zip(scored, orders, sims, strict=True):
+        # Pairs of sentences too alike to be picked together: few, so most articles
+        # need no redundancy test at all.
+        alike: list[set[tuple[int, int]]] = [set() for _ in scored]
+        for k, i, j in np.argwhere(gram[:, 1:, 1:] > self.weights.redundancy).tolist():
+            alike[k].add((i, j))
+        for i, order, pairs in zip(scored, orders, alike, strict=True):
             lead = leads[i]
-            picks[i] = self._pick(order[: len(lead)], rows, [len(s) for s in lead])
+            picks[i] = self._pick(order[: len(lead)], pairs, [len(s) for s in lead])
         return picks
 
     def _scores_alone(self, gram: list[list[float]], words: Sequence[int]) -> list[float]:
@@ -208,12 +210,10 @@ class ExtractiveSummarizer:
         """
         w = self.weights
         batch, size = gram.shape[0], gram.shape[1] - 1
+        counts = np.fromiter(map(len, words), dtype=np.intp, count=batch)
+        valid = _positions(size) < counts[:, None]
         length = np.zeros((batch, size), dtype=np.intp)
-        counts = np.empty((batch, 1), dtype=np.intp)
-        for row, total, lead in zip(length, counts, words, strict=True):
-            row[: len(lead)] = lead
-            total[0] = len(lead)
-        valid = _positions(size) < counts
+        length[valid] = np.fromiter(chain.from_iterable(words), dtype=np.intp)
         sims = gram[:, 1:, 1:]
         # PacSum: keep edges above a floor between min and max, then weigh edges to
         # later sentences (forward) for and edges to earlier ones (backward) against.
@@ -240,8 +240,11 @@ class ExtractiveSummarizer:
         scores -= penalty
         return np.where(valid, scores, -np.inf)
 
-    def _pick(self, order: list[int], sims: list[list[float]], lengths: Sequence[int]) -> list[int]:
-        """Greedy pick, best score first (``order``; ties keep article order)."""
+    def _pick(
+        self, order: list[int], alike: Collection[tuple[int, int]], lengths: Sequence[int]
+    ) -> list[int]:
+        """Greedy pick, best score first (``order``; ties keep article order), never
+        two sentences of an ``alike`` pair (similarity above ``weights.redundancy``)."""
         chosen: list[int] = []
         used = 0
         for i in order:
@@ -250,8 +253,7 @@ class ExtractiveSummarizer:
             cost = lengths[i] + (1 if chosen else 0)
             if used + cost > self.max_chars:
                 continue
-            row = sims[i]
-            if chosen and max([row[j] for j in chosen]) > self.weights.redundancy:
+            if alike and any((i, j) in alike for j in chosen):
                 continue
             chosen.append(i)
             used += cost
