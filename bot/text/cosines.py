@@ -6,16 +6,23 @@ is the cost, and a Python step per word (a dict lookup, a ``bytes`` object) cost
 much as the rest; so a batch of articles goes through one fixed sequence of numpy
 calls, and no Python code runs per word or per article:
 
-- words: the rows are joined with "\\n" and ``translate``d once (``bot.text.tokens``'
-  rule: runs of [a-z0-9], lower-cased); word boundaries come from comparing
-  neighbouring bytes, and each word's id is a polynomial hash mod 2**64 of its bytes,
-  read off one cumulative sum (stop words by the hash of the unfolded word, the plural
-  fold by hashing one byte less);
-- counts: one sort by (document, word, row) gives term counts per row and document
+- words: the rows are joined with " \\n " and ``translate``d once (``bot.text.tokens``'
+  rule: runs of [a-z0-9], lower-cased; "\\n" becomes "#", a one-byte word that ends a
+  row); word boundaries come from comparing neighbouring bytes, and a word's id is
+  its bytes themselves: one unaligned 8-byte load at its start, cut to its length
+  (exact up to 8 bytes; each further 8 are chained in through a mix), then mixed
+  so the high bits see every byte. The plural fold packs one byte less; stop words
+  (and one-byte words) come out of one table look-up of the id, told apart from a
+  folded word's (see ``_scan``);
+- counts: one sort of 64-bit keys (document, the id's high bits, row) groups the
+  words by document and word with each word's rows in order, so it need not be
+  stable (numpy's quicksort is SIMD); it gives term counts per row and document
   frequencies per document; weights are 1 + ln(tf) times the smoothed IDF;
 - cosines: every pair of rows sharing a word adds w·w' to its cell through one
-  ``bincount``, which sums in input order (word id, then row), so a document's cosines
-  never depend on the other documents of the batch.
+  ``bincount``, which sums in input order (word, then row), as the squared norms
+  do; so a document's cosines never depend on the other documents of the batch, but
+  for the chance that two of its words share the >= 40 high bits a key keeps of
+  their ids (55 for 25 articles of 11 rows: ~1e-12 for an article of 300 words).
 
 Row 0 of each document is a query (the title): it gets a vector but counts in no
 document frequency, so a word only it has weighs 0.
@@ -33,22 +40,19 @@ from bot.text.tokens import STOPWORDS, WORD_BYTES, words
 
 __all__ = ["row_cosines", "smooth_idf", "sublinear_tf"]
 
-# "\n" becomes "#", the only byte besides spaces and word bytes: it starts a new row.
+# Rows are joined with " \n " and "\n" becomes "#", a one-byte word that starts a row.
 _MARKED_BYTES = WORD_BYTES[:10] + b"#" + WORD_BYTES[11:]
 _SPACE, _MARK, _S = 32, ord("#"), ord("s")
-# Second-to-last letters that keep a final "s" ("boss", "bus", "basis").
-_KEEPS_S = np.zeros(256, dtype=bool)
-_KEEPS_S[list(b"sui")] = True
 
 # 1 + ln(tf) for term counts 0..4095 (0 for an absent term), looked up, not computed.
 _SUBLINEAR = np.concatenate(([0.0], 1.0 + np.log(np.arange(1, 4096, dtype=np.float64))))
 
-# An odd multiplier has an inverse mod 2**64, so a word's hash can be read off a
-# cumulative sum of byte·P^i at any offset: (H[end] - H[start])·P^-start.
-_MULT = 0x9E3779B97F4A7C15
-_INVERSE = pow(_MULT, -1, 2**64)
-_POWER_CACHE = 1 << 18  # bytes of text whose powers are kept between calls
+# A word's bytes, packed: an unaligned 8-byte load at the word's start, cut to its
+# length. ``_KEEP[k]`` keeps the first k bytes of a little-endian load.
+_KEEP = np.array([(1 << 8 * k) - 1 for k in range(9)], dtype=np.uint64)
+_PAD = b" " * 8  # so an 8-byte load anywhere in the text stays in the buffer
 _SHIFT, _MIX = np.uint64(32), np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's finaliser
+_TAG_BITS = 24  # most bits of a sort key for (document, row): >= 40 stay for the word
 
 
 def sublinear_tf(counts: np.ndarray) -> np.ndarray:
@@ -82,96 +86,111 @@ def _idf_table(most: int) -> np.ndarray:
     return table
 
 
-@lru_cache(maxsize=1)
-def _cached_powers(size: int) -> tuple[np.ndarray, np.ndarray]:
-    return _compute_powers(size)
+def _mix(ids: np.ndarray) -> np.ndarray:
+    """A bijection of uint64 that spreads every input bit over the high bits, in place."""
+    ids ^= ids >> _SHIFT
+    ids *= _MIX
+    ids ^= ids >> _SHIFT
+    return ids
 
 
-def _compute_powers(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """P^i and P^-i mod 2**64 for i < ``size``."""
-    out = []
-    for base in (_MULT, _INVERSE):
-        steps = np.full(size, base, dtype=np.uint64)
-        steps[0] = 1
-        out.append(np.multiply.accumulate(steps))  # wraps mod 2**64
-    return out[0], out[1]
+def _loads(raw: bytes) -> np.ndarray:
+    """The little-endian 8-byte load at every offset of ``raw`` (a view, no copy).
+
+    Index it with ``[]``: ``take`` copies the view first, an array 8 times the text.
+    """
+    return np.ndarray((len(raw) - 7,), dtype="<u8", buffer=raw, strides=(1,))
 
 
-def _cumulative(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """H[k] = sum of data[i]·P^i for i < k (mod 2**64), and the inverse powers."""
-    size = len(data)
-    if size + 1 > _POWER_CACHE:
-        power, inverse = _compute_powers(size + 1)
-    else:
-        power, inverse = _cached_powers(_POWER_CACHE)
-    cumulative = np.empty(size + 1, dtype=np.uint64)
-    cumulative[0] = 0
-    np.multiply(data, power[:size], out=cumulative[1:])
-    cumulative[1:].cumsum(out=cumulative[1:])
-    return cumulative, inverse
+def _pack(loads: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Ids of the byte ranges [starts, starts + sizes) (``loads``: ``_loads``): the
+    bytes themselves up to 8 (no word byte is 0, so this is exact), chained through
+    ``_mix`` per further 8; then mixed, so the high bits (a batch's sort key) see
+    every byte."""
+    ids: np.ndarray = loads[starts]
+    ids &= _KEEP.take(np.minimum(sizes, 8))
+    longer = (sizes > 8).nonzero()[0]
+    offset = 8
+    while len(longer):  # once per 8 bytes of the longest word, on the longer words
+        rest = sizes.take(longer) - offset
+        chunk = loads[starts.take(longer) + offset]
+        chunk &= _KEEP.take(np.minimum(rest, 8))
+        ids[longer] = _mix(ids.take(longer)) ^ chunk
+        offset += 8
+        longer = longer.compress(rest > 8)
+    return _mix(ids)
 
 
-def _hashes(
-    sums: tuple[np.ndarray, np.ndarray], starts: np.ndarray, ends: np.ndarray
-) -> np.ndarray:
-    """Polynomial hashes of the byte ranges [starts, ends) (``sums``: ``_cumulative``)."""
-    cumulative, inverse = sums
-    hashes: np.ndarray = (cumulative[ends] - cumulative[starts]) * inverse[starts]
-    # The low bits of a polynomial hash only see the low bits of the bytes ("bat" and
-    # "cat" differ by 1); a bijective mix (xor-shift, odd multiply) spreads every byte
-    # over all bits without merging two hashes, so a batch's sort key can drop low bits.
-    hashes ^= hashes >> _SHIFT
-    hashes *= _MIX
-    hashes ^= hashes >> _SHIFT
-    return hashes
+def _scan(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The ids (plural-folded) and the stop-word keys of every word of ``raw`` (a
+    ``words`` text framed by a space and ``_PAD``); "#" is a word too.
+
+    A word's key is the id of its folded form plus 1 if it was folded: as distinct
+    as the words themselves (the fold only drops an "s"), so a word is a stop word
+    when its key is one's, and the fold can come before the stop-word test.
+    """
+    data = np.frombuffer(raw, dtype=np.uint8)
+    in_word = data > _SPACE
+    before, after = in_word[:-1], in_word[1:]
+    # Starts and ends in two passes, not one array of both: past ~128 KB an array costs
+    # page faults on every call (malloc hands it back to the system when freed).
+    starts = (after > before).nonzero()[0]
+    ends = (after < before).nonzero()[0]
+    starts += 1
+    sizes = ends - starts
+    sizes += 1
+    ends -= 1
+    fold = data[1:].take(ends) == _S
+    fold &= sizes > 4
+    second_last = data.take(ends)
+    for keeps in b"sui":  # "boss", "bus", "basis" keep their "s"
+        fold &= second_last != keeps
+    sizes -= fold
+    ids = _pack(_loads(raw), starts, sizes)
+    return ids, ids + fold
 
 
-def _stopword_hashes() -> np.ndarray:
-    text = b" " + " ".join(sorted(STOPWORDS)).encode("ascii") + b" "
-    data = np.frombuffer(text, dtype=np.uint8)
-    spaces = np.flatnonzero(data == _SPACE)
-    return np.unique(_hashes(_cumulative(data), spaces[:-1] + 1, spaces[1:]))
+def _stopword_keys() -> np.ndarray:
+    """Keys (see ``_scan``) of the stop words, the one-byte words and the mark "#"."""
+    one_byte = [chr(c) for c in WORD_BYTES if c != _SPACE] + ["#"]
+    text = " ".join(sorted(STOPWORDS.union(one_byte))).encode("ascii")
+    return np.unique(_scan(b" " + text + _PAD)[1])
 
 
-def _stopword_table(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.uint64]:
-    """A direct-mapped table of the stop-word hashes: entry ``hash & mask`` holds the
+def _stopword_table(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.uint64]:
+    """A direct-mapped table of the stop-word keys: entry ``key & mask`` holds the
     index in ``known`` of the one stop word with those low bits (0: none; ``known[0]``
     has other low bits, so no word that lands there equals it). A gather, not a binary
     search per word (those miss the cache)."""
     bits = 12
-    while len(np.unique(hashes & np.uint64((1 << bits) - 1))) < len(hashes):
+    while len(np.unique(keys & np.uint64((1 << bits) - 1))) < len(keys):
         bits += 1
     mask = np.uint64((1 << bits) - 1)
     table = np.zeros(1 << bits, dtype=np.intp)
-    table[(hashes & mask).astype(np.intp)] = np.arange(1, len(hashes) + 1)
-    known = np.concatenate((hashes[:1], hashes))
+    table[(keys & mask).astype(np.intp)] = np.arange(1, len(keys) + 1)
+    known = np.concatenate((keys[:1], keys))
     return table, known, mask
 
 
-_STOP_TABLE, _STOP_KNOWN, _STOP_MASK = _stopword_table(_stopword_hashes())
+_STOP_TABLE, _STOP_KNOWN, _STOP_MASK = _stopword_table(_stopword_keys())
+_MARK_ID = _scan(b" # " + _PAD)[0][0]
 
 
-def _word_ids(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """Content-token ids of ``text`` and the row (count of "\n" before) of each."""
-    data = np.frombuffer(b" " + words(text, _MARKED_BYTES) + b" ", dtype=np.uint8)
-    in_word = data > _MARK  # digits and letters; the mark and spaces sort below "0"
-    edges = (in_word[1:] != in_word[:-1]).nonzero()[0]
-    edges += 1
-    starts, ends = edges[0::2], edges[1::2]
-    sums = _cumulative(data)
-    ids = _hashes(sums, starts, ends)
-    lengths = ends - starts
-    stop = _STOP_KNOWN[_STOP_TABLE[(ids & _STOP_MASK).astype(np.intp)]] == ids
-    keep = (lengths > 1) & ~stop
-    # The plural fold, after the stop-word test (as ``content_tokens`` does it).
-    fold = keep & (lengths > 4) & (data[ends - 1] == _S) & ~_KEEPS_S[data[ends - 2]]
-    if fold.any():
-        ids[fold] = _hashes(sums, starts[fold], ends[fold] - 1)
-    # A word's row is the number of marks before it: count the words after each mark.
-    starts = starts[keep]
-    after = starts.searchsorted((data == _MARK).nonzero()[0])
-    rows = np.bincount(after, minlength=len(starts) + 1)[: len(starts)].cumsum()
-    return ids[keep], rows
+def _word_ids(rows: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ids of every word of ``rows``, which of them are content tokens, and how many
+    words each row has."""
+    raw = b" " + words(" \n ".join(rows), _MARKED_BYTES) + _PAD
+    if np.count_nonzero(np.frombuffer(raw, dtype=np.uint8) == _MARK) != len(rows) - 1:
+        return _word_ids([row.replace("\n", " ") for row in rows])  # a row holding "\n"
+    ids, keys = _scan(raw)
+    keep = _STOP_KNOWN.take(_STOP_TABLE.take((keys & _STOP_MASK).view(np.intp))) != keys
+    # A row's words run from the mark before it (dropped: a one-byte word) to its end.
+    marks = (ids == _MARK_ID).nonzero()[0]
+    per_row = np.empty(len(rows), dtype=np.intp)
+    per_row[:-1] = marks
+    per_row[-1] = len(ids)
+    per_row[1:] -= marks
+    return ids, keep, per_row
 
 
 def row_cosines(docs: Sequence[Sequence[str]]) -> np.ndarray:
@@ -184,64 +203,85 @@ def row_cosines(docs: Sequence[Sequence[str]]) -> np.ndarray:
     batch = len(docs)
     sizes = np.fromiter(map(len, docs), dtype=np.intp, count=batch)
     most = int(sizes.max(initial=1))
+    doc_bits, row_bits = (batch - 1).bit_length(), (most - 1).bit_length()
+    if batch > 1 and doc_bits + row_bits > _TAG_BITS:  # too many to tag: in parts
+        step = 1 << max(_TAG_BITS - row_bits, 0)
+        whole = np.zeros((batch, most, most))
+        for first in range(0, batch, step):
+            part = row_cosines(docs[first : first + step])
+            whole[first : first + step, : part.shape[1], : part.shape[1]] = part
+        return whole
     parts = list(chain.from_iterable(docs))
-    joined = "\n".join(parts)
-    if joined.count("\n") != len(parts) - 1:  # a row holding "\n" is still one row
-        joined = "\n".join([part.replace("\n", " ") for part in parts])
-    ids, rows = _word_ids(joined)
-    if len(ids) == 0:
+    if not parts:
         return np.zeros((batch, most, most))
-    if batch == 1:
-        doc_of_row = np.zeros(len(parts), dtype=np.intp)
-        local_of_row = np.arange(len(parts))
-    else:
-        doc_of_row = np.arange(batch).repeat(sizes)
-        local_of_row = np.arange(len(parts)) - (sizes.cumsum() - sizes).repeat(sizes)
-    # One sort key: the document in the top bits, the word's hash below (shifting it
-    # keeps the words' order; two words of one document sharing a key is a ~1e-14
-    # chance); the sort is stable, so each word's rows stay in order.
-    key = ids
+    ids, keep, per_row = _word_ids(parts)
+    # One sort key per word: its document, its id's high bits, its row in the document
+    # (two words of a document sharing those bits: see the module doc).
+    local_of_row = np.arange(len(parts))
     if batch > 1:
-        bits = np.uint64((batch - 1).bit_length())
-        key = ids >> bits | doc_of_row[rows].astype(np.uint64) << (np.uint64(64) - bits)
-    order = key.argsort(kind="stable")
-    key, rows = key[order], rows[order]
+        local_of_row -= (sizes.cumsum() - sizes).repeat(sizes)
+    tags = local_of_row.astype(np.uint64)
+    if batch > 1:
+        tags |= np.arange(batch, dtype=np.uint64).repeat(sizes) << np.uint64(64 - doc_bits)
+    key = ids >> np.uint64(doc_bits)
+    key &= np.uint64(2**64 - (1 << row_bits))
+    key |= tags.repeat(per_row)
+    key = key.compress(keep)
     count = len(key)
+    if count == 0:
+        return np.zeros((batch, most, most))
+    key.sort()
     # An entry is one (row, word) with its count; a group one (document, word).
-    new_group = np.empty(count, dtype=bool)
-    new_group[0] = True
-    np.not_equal(key[1:], key[:-1], out=new_group[1:])
-    new_entry = new_group.copy()
-    new_entry[1:] |= rows[1:] != rows[:-1]
+    new_entry = np.empty(count, dtype=bool)
+    new_entry[0] = True
+    np.not_equal(key[1:], key[:-1], out=new_entry[1:])
     entry_starts = new_entry.nonzero()[0]
-    tf = np.empty(len(entry_starts), dtype=np.intp)
+    entry_key = key.take(entry_starts)
+    entries = len(entry_starts)
+    tf = np.empty(entries, dtype=np.intp)
     tf[:-1] = entry_starts[1:] - entry_starts[:-1]
     tf[-1] = count - entry_starts[-1]
-    group = new_group.cumsum()[entry_starts] - 1
-    entry_rows = rows[entry_starts]
-    local = local_of_row[entry_rows]
-    entry_doc = doc_of_row[entry_rows]
-    groups = int(group[-1]) + 1
-    df = np.bincount(group[local > 0], minlength=groups)
-    weights = sublinear_tf(tf) * _idf_table(most)[sizes[entry_doc] - 1, df[group]]
-    # Every pair of entries of one group (a row with itself included) adds w·w' to
-    # the cell (document, row, row'); pairs run in entry order, so sums do too.
-    group_start = new_group[entry_starts].nonzero()[0]
-    members = np.bincount(group, minlength=groups)[group]
-    first_pair = members.cumsum()
+    local = (entry_key & np.uint64((1 << row_bits) - 1)).astype(np.intp)
+    grouped = entry_key >> np.uint64(row_bits)
+    new_group = np.empty(entries, dtype=bool)
+    new_group[0] = True
+    np.not_equal(grouped[1:], grouped[:-1], out=new_group[1:])
+    group_start = new_group.nonzero()[0]
+    members = np.empty(len(group_start), dtype=np.intp)
+    members[:-1] = group_start[1:] - group_start[:-1]
+    members[-1] = entries - group_start[-1]
+    if batch > 1:
+        group_doc = (entry_key.take(group_start) >> np.uint64(64 - doc_bits)).astype(np.intp)
+    else:
+        group_doc = np.zeros(len(group_start), dtype=np.intp)
+    # A group's rows ascend, so row 0 (the query, in no document frequency) is first.
+    df = members - (local.take(group_start) == 0)
+    idf = _idf_table(most)[sizes.take(group_doc) - 1, df]
+    weights = sublinear_tf(tf) * idf.repeat(members)
+    # A row's squared norm sums its w² in entry order (word, as every cell does).
+    cell_row = group_doc.repeat(members) * most + local
+    norms = np.sqrt(np.bincount(cell_row, weights * weights, batch * most))
+    # Every pair of entries of one group adds w·w' to the cell (document, row, row'),
+    # the earlier row first (a group's rows ascend); pairs run in entry order, so each
+    # cell sums in word order; the transpose fills the other half.
+    index = np.arange(entries)
+    each = (group_start + members).repeat(members) - index - 1  # later entries
+    first_pair = each.cumsum()
     pairs = int(first_pair[-1])
-    first_pair -= members
-    partner = (group_start[group] - first_pair).repeat(members)
+    first_pair -= each
+    index += 1
+    partner = (index - first_pair).repeat(each)
     partner += np.arange(pairs)
-    cells = ((entry_doc * most + local) * most).repeat(members)
-    cells += local[partner]
-    products = weights.repeat(members)
-    products *= weights[partner]
-    gram: np.ndarray = np.bincount(cells, products, batch * most * most)
-    gram = gram.reshape(batch, most, most)
+    cell_row *= most
+    cells = cell_row.repeat(each)
+    cells += local.take(partner)
+    products = weights.repeat(each)
+    products *= weights.take(partner)
+    upper = np.bincount(cells, products, batch * most * most).reshape(batch, most, most)
+    # (without pairs ``bincount`` gives integer zeros)
+    gram: np.ndarray = np.add(upper, upper.transpose(0, 2, 1), dtype=np.float64)
     # Norms are 0 or >= 1 (every weight is 0 or >= 1): max(norm_i·norm_j, 1) divides
     # the non-zero cells by the product of norms and leaves zero rows at zero.
-    norms = np.sqrt(gram.reshape(batch, most * most)[:, :: most + 1])
+    norms = norms.reshape(batch, most)
     gram /= np.maximum(norms[:, :, None] * norms[:, None, :], 1.0)
-    gram.reshape(batch, most * most)[:, :: most + 1] = 0.0
     return gram

@@ -190,6 +190,11 @@ COSINE_CASES = [
     (["Others said the cars, buses and bosses", "İstanbul \u212aelvin café"], "Other car"),
     # Words one letter apart: their hashes must not share a batch's sort key.
     (["The bat and the cat sat on a hat.", "A cat, a rat and a bat."], "Cat bat"),
+    # Words past 8 and 16 bytes, folds onto them, words starting like a stop word.
+    (
+        ["Internationalisation of counterrevolutionaries.", "Theirs: abouts, thee, abcdefghs."],
+        "Internationalisations: counterrevolutionary abcdefgh about their",
+    ),
 ]
 
 
