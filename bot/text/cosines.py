@@ -33,12 +33,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import chain
+from typing import NamedTuple
 
 import numpy as np
 
 from bot.text.tokens import STOPWORDS, WORD_BYTES, words
 
-__all__ = ["row_cosines", "smooth_idf", "sublinear_tf"]
+__all__ = ["RowCosines", "row_cosines", "smooth_idf", "sublinear_tf"]
 
 # Rows are joined with " \n " and "\n" becomes "#", a one-byte word that starts a row.
 _MARKED_BYTES = WORD_BYTES[:10] + b"#" + WORD_BYTES[11:]
@@ -193,9 +194,17 @@ def _word_ids(rows: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ids, keep, per_row
 
 
-def row_cosines(docs: Sequence[Sequence[str]]) -> np.ndarray:
+class RowCosines(NamedTuple):
+    """What ``row_cosines`` reads off a batch of documents of up to S rows."""
+
+    gram: np.ndarray  # (documents, S, S): cosines, 0 past a document's rows
+    words: np.ndarray  # (documents, S): words per row (runs of [a-z0-9], stop words too)
+
+
+def row_cosines(docs: Sequence[Sequence[str]]) -> RowCosines:
     """Cosines between the rows of each document: shape (len(docs), S, S), S the most
-    rows of any document; a document's cells past its own rows are 0, the diagonal 0.
+    rows of any document; a document's cells past its own rows are 0, the diagonal 0;
+    and the words of each row, which the tokenising counts on the way.
 
     Row 0 of a document is its query (see the module doc); IDF is the document's own,
     from its other rows, so a document's cosines never depend on the others.
@@ -206,15 +215,20 @@ def row_cosines(docs: Sequence[Sequence[str]]) -> np.ndarray:
     doc_bits, row_bits = (batch - 1).bit_length(), (most - 1).bit_length()
     if batch > 1 and doc_bits + row_bits > _TAG_BITS:  # too many to tag: in parts
         step = 1 << max(_TAG_BITS - row_bits, 0)
-        whole = np.zeros((batch, most, most))
+        whole = RowCosines(np.zeros((batch, most, most)), np.zeros((batch, most), np.intp))
         for first in range(0, batch, step):
             part = row_cosines(docs[first : first + step])
-            whole[first : first + step, : part.shape[1], : part.shape[1]] = part
+            rows = part.words.shape[1]
+            whole.gram[first : first + step, :rows, :rows] = part.gram
+            whole.words[first : first + step, :rows] = part.words
         return whole
     parts = list(chain.from_iterable(docs))
+    row_words = np.zeros((batch, most), dtype=np.intp)
     if not parts:
-        return np.zeros((batch, most, most))
+        return RowCosines(np.zeros((batch, most, most)), row_words)
     ids, keep, per_row = _word_ids(parts)
+    # Less the mark that starts each row but the first.
+    row_words[np.arange(most) < sizes[:, None]] = per_row - (np.arange(len(parts)) > 0)
     # One sort key per word: its document, its id's high bits, its row in the document
     # (two words of a document sharing those bits: see the module doc).
     local_of_row = np.arange(len(parts))
@@ -229,7 +243,7 @@ def row_cosines(docs: Sequence[Sequence[str]]) -> np.ndarray:
     key = key.compress(keep)
     count = len(key)
     if count == 0:
-        return np.zeros((batch, most, most))
+        return RowCosines(np.zeros((batch, most, most)), row_words)
     key.sort()
     # An entry is one (row, word) with its count; a group one (document, word).
     new_entry = np.empty(count, dtype=bool)
@@ -284,4 +298,4 @@ def row_cosines(docs: Sequence[Sequence[str]]) -> np.ndarray:
     # the non-zero cells by the product of norms and leaves zero rows at zero.
     norms = norms.reshape(batch, most)
     gram /= np.maximum(norms[:, :, None] * norms[:, None, :], 1.0)
-    return gram
+    return RowCosines(gram, row_words)

@@ -112,10 +112,8 @@ class ExtractiveSummarizer:
         for first in range(0, len(items), _BATCH):
             batch = items[first : first + _BATCH]
             leads = [lead_sentences(text, self.weights.window) for _, text in batch]
-            # The splitter collapses whitespace, so words are spaces + 1.
-            words = [[s.count(" ") + 1 for s in lead] for lead in leads]
             titles = [title for title, _ in batch]
-            for lead, picked in zip(leads, self._select(titles, leads, words), strict=True):
+            for lead, picked in zip(leads, self._select(titles, leads), strict=True):
                 if not lead:
                     out.append("")
                 elif not picked:  # no sentence fits: cut the lead at a word boundary
@@ -129,24 +127,17 @@ class ExtractiveSummarizer:
 
         Like ``summarize``, only the first ``weights.window`` sentences are candidates.
         """
-        lead = sentences[: self.weights.window]
-        return self._select([title], [lead], [[len(s.split()) for s in lead]])[0]
+        return self._select([title], [sentences[: self.weights.window]])[0]
 
     def score(self, title: str, sentences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Per-sentence scores and the sentence cosine-similarity matrix (all sentences)."""
         n = len(sentences)
         if not n:
             return np.zeros(0), np.zeros((0, 0))
-        gram = row_cosines([[title, *sentences]])
-        words = [[len(s.split()) for s in sentences]]
-        return self._scores(gram, words)[0], gram[0, 1:, 1:]
+        gram, words = row_cosines([[title, *sentences]])
+        return self._scores(gram, words, [n])[0], gram[0, 1:, 1:]
 
-    def _select(
-        self,
-        titles: Sequence[str],
-        leads: Sequence[Sequence[str]],
-        words: Sequence[Sequence[int]],
-    ) -> list[list[int]]:
+    def _select(self, titles: Sequence[str], leads: Sequence[Sequence[str]]) -> list[list[int]]:
         """The picks for each lead; leads of two or more sentences are scored together."""
         picks: list[list[int]] = []
         scored = [i for i, lead in enumerate(leads) if len(lead) > 1]
@@ -155,12 +146,13 @@ class ExtractiveSummarizer:
             picks.append([0] if fits else [])  # a lone sentence needs no scores
         if not scored:
             return picks
-        gram = row_cosines([[titles[i], *leads[i]] for i in scored])
+        gram, words = row_cosines([[titles[i], *leads[i]] for i in scored])
         if len(scored) == 1:  # one article: plain floats beat ~30 numpy calls
-            scores = self._scores_alone(gram[0].tolist(), words[scored[0]])
+            n = len(leads[scored[0]])
+            scores = self._scores_alone(gram[0].tolist(), words[0, 1 : n + 1].tolist())
             orders = [sorted(range(len(scores)), key=scores.__getitem__, reverse=True)]
         else:
-            scores_array = self._scores(gram, [words[i] for i in scored])
+            scores_array = self._scores(gram, words, [len(leads[i]) for i in scored])
             orders = np.argsort(-scores_array, axis=1, kind="stable").tolist()
         # Pairs of sentences too alike to be picked together: few, so most articles
         # need no redundancy test at all.
@@ -201,19 +193,18 @@ class ExtractiveSummarizer:
             for t, p, c, k in zip(gram[0][1 : n + 1], prior, central, words, strict=True)
         ]
 
-    def _scores(self, gram: np.ndarray, words: Sequence[Sequence[int]]) -> np.ndarray:
-        """(articles × sentences) scores from ``row_cosines`` (row 0: the title); -inf
-        past an article's sentences.
+    def _scores(self, gram: np.ndarray, words: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
+        """(articles × sentences) scores from ``row_cosines`` (row 0: the title) for
+        articles of ``sizes`` sentences; -inf past an article's sentences.
 
         Sums run with ``cumsum`` (left to right, like ``sum``), never numpy's pairwise
         ``sum``, so padding cannot change a score.
         """
         w = self.weights
         batch, size = gram.shape[0], gram.shape[1] - 1
-        counts = np.fromiter(map(len, words), dtype=np.intp, count=batch)
+        counts = np.fromiter(sizes, dtype=np.intp, count=batch)
         valid = _positions(size) < counts[:, None]
-        length = np.zeros((batch, size), dtype=np.intp)
-        length[valid] = np.fromiter(chain.from_iterable(words), dtype=np.intp)
+        length = words[:, 1:]  # each sentence's words, as ``row_cosines`` counts them
         sims = gram[:, 1:, 1:]
         # PacSum: keep edges above a floor between min and max, then weigh edges to
         # later sentences (forward) for and edges to earlier ones (backward) against.

@@ -48,4 +48,11 @@ def test_a_batch_too_big_for_one_sort_key_goes_in_parts(
     docs = [[f"coal plant row{i} " + "plant " * (i % 3) for i in range(n)] for n in sizes]
     whole = row_cosines(docs)
     monkeypatch.setattr(cosines, "_TAG_BITS", 6)  # 21 rows: 5 bits, so 2 documents a part
-    assert np.array_equal(row_cosines(docs), whole)
+    parts = row_cosines(docs)
+    assert np.array_equal(parts.gram, whole.gram)
+    assert np.array_equal(parts.words, whole.words)
+
+
+def test_words_per_row_are_the_runs_of_letters_and_digits() -> None:
+    words = row_cosines([["A title", "U.S. well-known 3.5 a b", "The"], ["—", "Hi there."]]).words
+    assert words.tolist() == [[2, 8, 1], [0, 2, 0]]

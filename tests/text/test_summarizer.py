@@ -200,7 +200,7 @@ COSINE_CASES = [
 
 @pytest.mark.parametrize(("sentences", "title"), COSINE_CASES)
 def test_row_cosines_equal_the_cosines_of_tfidf_rows(sentences: list[str], title: str) -> None:
-    fast = row_cosines([[title, *sentences]])
+    fast = row_cosines([[title, *sentences]]).gram
     n = len(sentences)
     assert fast.shape == (1, n + 1, n + 1)
     np.testing.assert_allclose(fast[0], _reference_cosines(sentences, title), atol=1e-12)
@@ -208,12 +208,12 @@ def test_row_cosines_equal_the_cosines_of_tfidf_rows(sentences: list[str], title
 
 def test_row_cosines_of_a_batch_are_each_documents_own() -> None:
     docs = [[title, *sentences] for sentences, title in COSINE_CASES]
-    batch = row_cosines(docs)
+    batch = row_cosines(docs).gram
     most = max(len(doc) for doc in docs)
     assert batch.shape == (len(docs), most, most)
     for doc, gram in zip(docs, batch, strict=True):
         size = len(doc)
-        assert np.array_equal(gram[:size, :size], row_cosines([doc])[0])
+        assert np.array_equal(gram[:size, :size], row_cosines([doc]).gram[0])
         assert not gram[size:].any() and not gram[:, size:].any()
 
 
@@ -225,10 +225,9 @@ def test_one_articles_scores_on_lists_equal_the_batch_scores_exactly(
     summarizer = ExtractiveSummarizer(weights=weights)
     leads = [sentences[:10] for sentences, _ in COSINE_CASES if len(sentences) > 1]
     titles = [title for sentences, title in COSINE_CASES if len(sentences) > 1]
-    words = [[len(s.split()) for s in lead] for lead in leads]
-    gram = row_cosines([[title, *lead] for title, lead in zip(titles, leads, strict=True)])
-    batch = summarizer._scores(gram, words)
+    gram, words = row_cosines([[title, *lead] for title, lead in zip(titles, leads, strict=True)])
+    batch = summarizer._scores(gram, words, [len(lead) for lead in leads])
     for k, lead in enumerate(leads):
         size = len(lead) + 1
-        alone = summarizer._scores_alone(gram[k, :size, :size].tolist(), words[k])
+        alone = summarizer._scores_alone(gram[k, :size, :size].tolist(), words[k, 1:size].tolist())
         assert alone == batch[k, : len(lead)].tolist()
