@@ -61,7 +61,7 @@ def sublinear_tf(counts: np.ndarray) -> np.ndarray:
     if counts.size and counts.max() >= len(_SUBLINEAR):
         weights: np.ndarray = (1.0 + np.log(np.maximum(counts, 1))) * (counts > 0)
         return weights
-    looked_up: np.ndarray = _SUBLINEAR[counts]
+    looked_up: np.ndarray = _SUBLINEAR.take(counts)
     return looked_up
 
 
@@ -79,12 +79,14 @@ def smooth_idf(n: int) -> np.ndarray:
 
 @lru_cache(maxsize=64)
 def _idf_table(most: int) -> np.ndarray:
-    """``smooth_idf(n)[df]`` at [n, df] for n, df <= ``most`` (the same floats)."""
+    """``smooth_idf(n)[df]`` at [n, df] for n, df <= ``most`` (the same floats),
+    flattened: at n * (most + 1) + df."""
     table = np.zeros((most + 1, most + 1))
     for n in range(most + 1):
         table[n, : n + 1] = smooth_idf(n)
-    table.flags.writeable = False
-    return table
+    flat = table.ravel()
+    flat.flags.writeable = False
+    return flat
 
 
 def _mix(ids: np.ndarray) -> np.ndarray:
@@ -132,15 +134,11 @@ def _scan(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
     """
     data = np.frombuffer(raw, dtype=np.uint8)
     in_word = data > _SPACE
-    before, after = in_word[:-1], in_word[1:]
-    # Starts and ends in two passes, not one array of both: past ~128 KB an array costs
-    # page faults on every call (malloc hands it back to the system when freed).
-    starts = (after > before).nonzero()[0]
-    ends = (after < before).nonzero()[0]
-    starts += 1
+    edges = (in_word[1:] != in_word[:-1]).nonzero()[0]
+    edges += 1
+    starts, ends = edges[0::2].copy(), edges[1::2].copy()  # contiguous: faster below
     sizes = ends - starts
-    sizes += 1
-    ends -= 1
+    ends -= 2  # at its second-last byte
     fold = data[1:].take(ends) == _S
     fold &= sizes > 4
     second_last = data.take(ends)
@@ -255,7 +253,7 @@ def row_cosines(docs: Sequence[Sequence[str]]) -> RowCosines:
     tf = np.empty(entries, dtype=np.intp)
     tf[:-1] = entry_starts[1:] - entry_starts[:-1]
     tf[-1] = count - entry_starts[-1]
-    local = (entry_key & np.uint64((1 << row_bits) - 1)).astype(np.intp)
+    local = (entry_key & np.uint64((1 << row_bits) - 1)).view(np.intp)
     grouped = entry_key >> np.uint64(row_bits)
     new_group = np.empty(entries, dtype=bool)
     new_group[0] = True
@@ -265,12 +263,14 @@ def row_cosines(docs: Sequence[Sequence[str]]) -> RowCosines:
     members[:-1] = group_start[1:] - group_start[:-1]
     members[-1] = entries - group_start[-1]
     if batch > 1:
-        group_doc = (entry_key.take(group_start) >> np.uint64(64 - doc_bits)).astype(np.intp)
+        group_doc = (entry_key.take(group_start) >> np.uint64(64 - doc_bits)).view(np.intp)
     else:
         group_doc = np.zeros(len(group_start), dtype=np.intp)
     # A group's rows ascend, so row 0 (the query, in no document frequency) is first.
     df = members - (local.take(group_start) == 0)
-    idf = _idf_table(most)[sizes.take(group_doc) - 1, df]
+    at = ((sizes - 1) * (most + 1)).take(group_doc)  # the row of the document's size
+    at += df
+    idf = _idf_table(most).take(at)
     weights = sublinear_tf(tf) * idf.repeat(members)
     # A row's squared norm sums its w² in entry order (word, as every cell does).
     cell_row = group_doc.repeat(members) * most + local
