@@ -414,13 +414,17 @@ def _strong(paragraph: str, stop: int, end: int) -> bool:
     return end - stop == 2 and paragraph[stop] == "." and _starts_sentence(paragraph, end)
 
 
-def _paragraph_sentences(paragraph: str, lead: bool = False) -> Iterator[str]:
+def _paragraph_sentences(paragraph: str, lead: bool = False, wanted: int = 0) -> Iterator[str]:
     """The sentences of one clean paragraph, lazily: the fixes run only on the pieces
     a caller takes. sentencex splits the whole paragraph at once; with ``lead``,
-    ``_news_pieces`` splits only as far as the caller reads."""
+    ``_news_pieces`` splits only as far as the caller reads, and the ``wanted``-th
+    sentence comes without splitting off the piece after it when ``_settled``."""
     held = ""  # the last sentence: a lower-case piece may still join it
     prefix = ""  # a wordless piece ("1.", "•") belongs to the sentence after it
+    given = 0  # sentences yielded
+    at = 0  # where the next piece starts (news pieces are consecutive slices)
     for raw in _news_pieces(paragraph) if lead else segment("en", paragraph):
+        at += len(raw)
         raw = raw.strip()
         if not raw:
             continue
@@ -443,13 +447,35 @@ def _paragraph_sentences(paragraph: str, lead: bool = False) -> Iterator[str]:
             # Every sentence has a word; a sentence may still be boilerplate.
             if held and not _is_boilerplate(held):
                 yield held
+                given += 1
             held = f"{prefix} {piece}" if prefix else piece
             prefix = ""
+        if given == wanted - 1 and held and _settled(paragraph, at, held, prefix):
+            yield held
+            return
     if held:
         if prefix:
             held = f"{held} {prefix}"
         if not _is_boilerplate(held):
             yield held
+
+
+# The first character after any opening punctuation (what ``_starts_lower`` reads).
+_OPENING = re.compile("[\"“”‘’'(\\[—–\\- ]*(.)")
+
+
+def _settled(paragraph: str, at: int, held: str, prefix: str) -> bool:
+    """Whether ``held`` is a sentence already when the paragraph's next piece starts
+    at ``at``: it is no boilerplate, a word follows (a paragraph's trailing wordless
+    pieces join its last sentence), and that piece cannot join it (wordless pieces
+    came between, or it starts with no lower-case letter: ``_starts_lower`` stops at
+    the first letter, which a piece with a word holds)."""
+    if _is_boilerplate(held) or _HAS_WORD.search(paragraph, at) is None:
+        return False
+    if prefix:
+        return True
+    first = _OPENING.match(paragraph, at)
+    return first is None or not (first.group(1).isalpha() and first.group(1).islower())
 
 
 @lru_cache(maxsize=4096)
@@ -479,5 +505,10 @@ def lead_sentences(text: str, limit: int) -> list[str]:
     doc). Later paragraphs are never cleaned, and the last paragraph read is only split
     as far as the sentences wanted.
     """
-    sentences = (s for p in _paragraphs(text) for s in _paragraph_sentences(p, lead=True))
-    return list(islice(sentences, limit))
+    lead: list[str] = []
+    for paragraph in _paragraphs(text):
+        if len(lead) >= limit:
+            break
+        wanted = limit - len(lead)
+        lead += islice(_paragraph_sentences(paragraph, lead=True, wanted=wanted), wanted)
+    return lead
