@@ -340,8 +340,9 @@ class _Spans:
         return self.end if self.start < at else -1
 
 
-def _news_pieces(paragraph: str) -> Iterator[str]:
-    """The pieces sentencex would cut ``paragraph`` into, lazily (see the module doc).
+def _news_pieces(paragraph: str) -> Iterator[tuple[str, bool]]:
+    """The pieces sentencex would cut ``paragraph`` into, lazily (see the module doc),
+    each with whether it may hold a ". " (inside: a stop this did not break at).
 
     No break inside a quote or bracket span unless the span closes right after the
     stop, nor after an abbreviation. Where sentencex looks at the whole paragraph,
@@ -351,6 +352,7 @@ def _news_pieces(paragraph: str) -> Iterator[str]:
     quotes = _Spans(paragraph, "\"“‘«'")
     brackets = _Spans(paragraph, "([")
     start = 0
+    dotted = False  # every ". " is a stop: one not broken at stays inside the piece
     stops = paragraph
     if "!" in stops or "?" in stops:
         stops = stops.replace("!", ".").replace("?", ".")
@@ -363,8 +365,10 @@ def _news_pieces(paragraph: str) -> Iterator[str]:
             and quotes.holds(stop, end)
             and not (_strong(paragraph, stop, end) and _stray(paragraph, quotes.start))
         ):
+            dotted = dotted or paragraph[stop : stop + 2] == ". "
             continue
         if (stop < brackets.end or 0 <= brackets.next_open < stop) and brackets.holds(stop, 0):
+            dotted = dotted or paragraph[stop : stop + 2] == ". "
             continue  # sentencex never breaks inside brackets
         # An abbreviation is one letter or ends with one of a few letter pairs, and
         # none is longer than 6 letters: most words before a stop are neither.
@@ -379,13 +383,16 @@ def _news_pieces(paragraph: str) -> Iterator[str]:
             and not (stop >= 7 and paragraph[stop - 7 : stop].isalpha())
             and _abbreviated(paragraph, stop, end)
         ):
+            dotted = dotted or paragraph[stop : stop + 2] == ". "
             continue
         if paragraph[end : end + 2] in ("' ", '" '):  # a stray quote ends the sentence
+            dotted = dotted or paragraph[stop : stop + 2] == ". "
             end += 2
-        yield paragraph[start:end]
+        yield paragraph[start:end], dotted
         start = end
+        dotted = False
     if start < len(paragraph):
-        yield paragraph[start:]
+        yield paragraph[start:], dotted
 
 
 def _abbreviated(paragraph: str, stop: int, end: int) -> bool:
@@ -423,14 +430,18 @@ def _paragraph_sentences(paragraph: str, lead: bool = False, wanted: int = 0) ->
     prefix = ""  # a wordless piece ("1.", "•") belongs to the sentence after it
     given = 0  # sentences yielded
     at = 0  # where the next piece starts (news pieces are consecutive slices)
-    for raw in _news_pieces(paragraph) if lead else segment("en", paragraph):
+    if lead:
+        pieces = _news_pieces(paragraph)
+    else:  # whether a piece holds a ". " is left to ``_resplit``
+        pieces = ((piece, True) for piece in segment("en", paragraph))
+    for raw, dotted in pieces:
         at += len(raw)
         raw = raw.strip()
         if not raw:
             continue
         # Most pieces hold no ". ": skip the call that would re-split them (its pieces
         # are stripped and never empty).
-        for piece in _resplit(raw) if ". " in raw else (raw,):
+        for piece in _resplit(raw) if dotted else (raw,):
             if not ((len(piece) > 1 and piece[:2].isalpha()) or _HAS_WORD.search(piece)):
                 prefix = f"{prefix} {piece}".strip()
                 continue
