@@ -1,7 +1,7 @@
 """TF-IDF cosines between the rows of many small documents at once, in numpy.
 
-The summariser scores an article's first ten sentences (and its title) on the cosines
-of their TF-IDF vectors. On ten sentences numpy's per-call overhead, not arithmetic,
+The summariser scores an article's first nine sentences (and its title) on the cosines
+of their TF-IDF vectors. On nine sentences numpy's per-call overhead, not arithmetic,
 is the cost, and a Python step per word (a dict lookup, a ``bytes`` object) costs as
 much as the rest; so a batch of articles goes through one fixed sequence of numpy
 calls, and no Python code runs per word or per article:
@@ -25,7 +25,8 @@ calls, and no Python code runs per word or per article:
   their ids (55 for 25 articles of 11 rows: ~1e-12 for an article of 300 words).
 
 Row 0 of each document is a query (the title): it gets a vector but counts in no
-document frequency, so a word only it has weighs 0.
+document frequency, so a word only it has weighs 0. The words of each row (stop words
+too) come out on the way, for the summariser's length rule.
 """
 
 from __future__ import annotations

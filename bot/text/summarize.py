@@ -221,7 +221,7 @@ class ExtractiveSummarizer:
         spread = np.where(valid, central, -np.inf).max(axis=1)
         spread -= low
         scale = np.divide(w.centrality, spread, out=np.zeros(batch), where=spread > 0)
-        # Fragments and run-on captions make poor summaries.
+        # Fragments and run-on captions make poor summaries (words: runs of [a-z0-9]).
         penalty = np.where(length < w.min_words, 0.5, np.where(length > w.max_words, 0.3, 0.0))
         scores = gram[:, 0, 1:] * w.title
         scores += _prior(w.position, w.position_decay, size)
