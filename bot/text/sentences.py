@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from functools import lru_cache
-from itertools import islice, product
+from itertools import product
 
 from sentencex import segment
 
@@ -424,8 +424,9 @@ def _strong(paragraph: str, stop: int, end: int) -> bool:
 def _paragraph_sentences(paragraph: str, lead: bool = False, wanted: int = 0) -> Iterator[str]:
     """The sentences of one clean paragraph, lazily: the fixes run only on the pieces
     a caller takes. sentencex splits the whole paragraph at once; with ``lead``,
-    ``_news_pieces`` splits only as far as the caller reads, and the ``wanted``-th
-    sentence comes without splitting off the piece after it when ``_settled``."""
+    ``_news_pieces`` splits only as far as the caller reads, it stops after ``wanted``
+    sentences (0: all), and the last of them comes without splitting off the piece
+    after it when ``_settled``."""
     held = ""  # the last sentence: a lower-case piece may still join it
     prefix = ""  # a wordless piece ("1.", "•") belongs to the sentence after it
     given = 0  # sentences yielded
@@ -459,6 +460,8 @@ def _paragraph_sentences(paragraph: str, lead: bool = False, wanted: int = 0) ->
             if held and not _is_boilerplate(held):
                 yield held
                 given += 1
+                if given == wanted:
+                    return
             held = f"{prefix} {piece}" if prefix else piece
             prefix = ""
         if given == wanted - 1 and held and _settled(paragraph, at, held, prefix):
@@ -520,6 +523,5 @@ def lead_sentences(text: str, limit: int) -> list[str]:
     for paragraph in _paragraphs(text):
         if len(lead) >= limit:
             break
-        wanted = limit - len(lead)
-        lead += islice(_paragraph_sentences(paragraph, lead=True, wanted=wanted), wanted)
+        lead += _paragraph_sentences(paragraph, lead=True, wanted=limit - len(lead))
     return lead
